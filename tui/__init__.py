@@ -1,0 +1,1 @@
+"""The Textual console. Presents what the core computes; never parses CloudTrail."""
