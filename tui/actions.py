@@ -51,6 +51,24 @@ ACTIONS: list[Action] = [
     Action("escape", "leave", "Back to table", "query"),
     Action("up", "history(-1)", "Older query", "query", show=False),
     Action("down", "history(1)", "Newer query", "query", show=False),
+    # timeline
+    Action("plus,equals_sign", "zoom_in", "Zoom in", "timeline"),
+    Action("minus", "zoom_out", "Zoom out", "timeline"),
+    Action("left_square_bracket,left", "move_cursor(-1)", "Cursor earlier", "timeline"),
+    Action("right_square_bracket,right", "move_cursor(1)", "Cursor later", "timeline"),
+    Action("space,b", "anchor", "Start/stop selection", "timeline"),
+    Action("enter", "pick", "Filter to selection", "timeline"),
+    Action("escape", "clear_selection", "Clear selection", "timeline", show=False),
+    Action("l", "toggle_lanes", "Principal lanes", "timeline"),
+    # drill-down
+    Action("enter", "pick", "Filter to value / open related", "drilldown"),
+    Action("c", "copy_value", "Copy value", "drilldown"),
+    Action("C", "copy_record", "Copy record", "drilldown"),
+    Action("m", "mark", "Mark", "drilldown"),
+    Action("escape,q", "close", "Back", "drilldown"),
+    # export dialog, coverage screen
+    Action("escape", "cancel", "Cancel", "export"),
+    Action("escape,q", "close", "Back", "coverage"),
 ]
 
 
@@ -65,7 +83,9 @@ def help_rows() -> list[tuple[str, str, str]]:
     return [(a.scope, help_key(a), a.description) for a in ACTIONS]
 
 
-_KEY_LABELS = {"slash": "/", "question_mark": "?", "exclamation_mark": "!"}
+_KEY_LABELS = {"slash": "/", "question_mark": "?", "exclamation_mark": "!", "plus": "+",
+               "equals_sign": "=", "minus": "-", "left_square_bracket": "[",
+               "right_square_bracket": "]"}
 
 
 def help_key(a: Action) -> str:
