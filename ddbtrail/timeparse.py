@@ -37,3 +37,13 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)
+
+
+def format_time(value) -> str:
+    """ISO 8601 UTC text with a `Z`, as CloudTrail writes eventTime; "" for a missing time.
+
+    Accepts a datetime or a pandas Timestamp (sub-second digits kept only when present).
+    """
+    if value is None or value != value:  # None or NaT
+        return ""
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,8 +1,9 @@
 from datetime import datetime, timezone
 
+import pandas as pd
 import pytest
 
-from ddbtrail.timeparse import parse_time
+from ddbtrail.timeparse import format_time, parse_time
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -48,3 +49,12 @@ def test_iso_times_are_utc(text, expected):
 def test_bad_times_say_what_is_accepted(text):
     with pytest.raises(ValueError, match="ISO UTC.*relative"):
         parse_time(text, now=NOW)
+
+
+def test_format_time_writes_utc_with_z():
+    assert format_time(pd.Timestamp("2026-11-20T10:00:05+02:00")) == "2026-11-20T08:00:05Z"
+    assert format_time(pd.Timestamp("2026-11-20T10:00:05.25Z")) == "2026-11-20T10:00:05.250000Z"
+    assert format_time(datetime(2026, 11, 20, 10, tzinfo=timezone.utc)) == "2026-11-20T10:00:00Z"
+    assert format_time(pd.NaT) == ""
+    assert format_time(None) == ""
+    assert parse_time(format_time(NOW)) == NOW
