@@ -45,8 +45,14 @@ ACTIONS: list[Action] = [
     Action("r", "reverse_sort", "Reverse sort", "table"),
     Action("n", "next_error", "Next error", "table"),
     Action("N", "previous_error", "Previous error", "table"),
+    Action("up", "move(-1)", "Previous event", "table", show=False),
+    Action("down", "move(1)", "Next event", "table", show=False),
+    Action("pageup", "page(-1)", "Page up", "table", show=False),
+    Action("pagedown", "page(1)", "Page down", "table", show=False),
     Action("g,home", "first", "First", "table", show=False),
     Action("G,end", "last", "Last", "table", show=False),
+    # help screen
+    Action("escape,q", "dismiss", "Close", "help"),
     # query line
     Action("escape", "leave", "Back to table", "query"),
     Action("up", "history(-1)", "Older query", "query", show=False),

@@ -1,0 +1,187 @@
+"""The console shell: owns the app state and routes messages between panes.
+
+State is one table, one query text and the mask it selects; every pane is a function of
+(table, mask) and is re-shown whenever either changes.  Panes never talk to each other.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from textual.app import App
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer
+
+from ddbtrail.events import EventTable
+from ddbtrail.query import QueryError, add_term, parse
+from loaders import LoadOptions, LoadReport
+from tui.actions import ActionCommands, bindings
+from tui.event_table import EventTableView
+from tui.facets import FacetColumn
+from tui.help import HelpScreen
+from tui.load_worker import load_chunks
+from tui.messages import (AddTerm, LoadFinished, LoadProgress, OpenEvent, QuerySubmitted,
+                          TimeRangePicked, ToggleMark)
+from tui.query_line import QueryLine
+from tui.status import StatusLine
+from tui.timeline import TimelinePane
+
+
+class DdbTrailApp(App):
+    """`DdbTrailApp(sources, opts)` loads `sources` in a worker; pass `table=` to skip loading."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ddbtrail"
+    BINDINGS = bindings("app")
+    COMMANDS = App.COMMANDS | {ActionCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
+
+    def __init__(self, sources: list[str], opts: LoadOptions | None = None, *,
+                 table: EventTable | None = None):
+        super().__init__()
+        self.animation_level = "none"
+        self.sources = sources
+        self.opts = opts or LoadOptions()
+        self.table = table if table is not None else EventTable.empty()
+        self.query_text = ""
+        self._query = parse("")
+        self.mask = np.ones(len(self.table), dtype=bool)
+        self.marks: set[int] = set()
+        self.marked_only = False
+        self.cancel = threading.Event()
+        self.report: LoadReport | None = None
+        self.loading = table is None and bool(sources)
+
+    def compose(self):
+        yield StatusLine(self.sources, id="status")
+        yield QueryLine(id="query")
+        with Horizontal(id="main"):
+            yield FacetColumn(id="facets")
+            with Vertical(id="centre"):
+                yield TimelinePane(id="timeline")
+                yield EventTableView(self.marks, id="events")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_views()
+        self.query_one(EventTableView).focus()
+        if self.loading:
+            self.run_worker(self._load, thread=True, exclusive=True, name="load")
+
+    # -- state --------------------------------------------------------------------
+    @property
+    def order(self) -> np.ndarray:
+        """Row indexes shown in the event table, in display order."""
+        return self.query_one(EventTableView).order
+
+    def panes(self):
+        return [self.query_one(StatusLine), self.query_one(FacetColumn),
+                self.query_one(TimelinePane), self.query_one(EventTableView)]
+
+    def refresh_views(self) -> None:
+        """Recompute the mask for the current table and query and re-show every pane."""
+        mask = self._query.mask(self.table)
+        if self.marked_only:
+            marked = np.zeros(len(self.table), dtype=bool)
+            marked[[r for r in self.marks if r < len(self.table)]] = True
+            mask &= marked
+        self.mask = mask
+        for pane in self.panes():
+            pane.show(self.table, mask)
+
+    def apply_query(self, text: str) -> bool:
+        """Make `text` the query if it parses; the query line shows why when it does not."""
+        try:
+            query = parse(text)
+        except QueryError:
+            return False
+        self.query_text, self._query = text, query
+        self.refresh_views()
+        return True
+
+    def set_table(self, table: EventTable) -> None:
+        """A new (growing) table from the loader: marks refer to old rows, so drop them."""
+        if len(table) != len(self.table):
+            self.marks.clear()
+        self.table = table
+        self.refresh_views()
+
+    def _load(self) -> None:
+        load_chunks(self.sources, self.opts, self.cancel, self.post_message,
+                    lambda table: self.call_from_thread(self.set_table, table))
+
+    # -- messages -----------------------------------------------------------------
+    def on_add_term(self, message: AddTerm) -> None:
+        self._set_query(add_term(self.query_text, message.field, message.value, message.negate))
+
+    def on_time_range_picked(self, message: TimeRangePicked) -> None:
+        text = add_term(self.query_text, "after", _iso(message.start))
+        self._set_query(add_term(text, "before", _iso(message.end)))
+
+    def _set_query(self, text: str) -> None:
+        if self.apply_query(text):
+            self.query_one(QueryLine).set_text(text)
+
+    def on_query_submitted(self, message: QuerySubmitted) -> None:
+        if self.apply_query(message.text):
+            self.action_focus_table()
+
+    def on_toggle_mark(self, message: ToggleMark) -> None:
+        self.marks.symmetric_difference_update({message.row})
+        if self.marked_only:
+            self.refresh_views()
+        else:
+            self.query_one(EventTableView).refresh()
+
+    def on_open_event(self, message: OpenEvent) -> None:
+        from tui.drilldown import DrilldownScreen
+        self.push_screen(DrilldownScreen(self.table, message.row, self.marks))
+
+    def on_load_progress(self, message: LoadProgress) -> None:
+        self.query_one(StatusLine).loading(message.info)
+
+    def on_load_finished(self, message: LoadFinished) -> None:
+        self.loading = False
+        self.report = message.report
+        self.query_one(StatusLine).finished(message.report)
+        for path, reason in message.report.skipped[:5]:
+            self.notify(f"skipped {path}: {reason}", severity="warning", markup=False)
+
+    # -- actions ------------------------------------------------------------------
+    def action_focus_query(self) -> None:
+        self.query_one(QueryLine).input.focus()
+
+    def action_focus_table(self) -> None:
+        self.query_one(EventTableView).focus()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_cycle_facet(self) -> None:
+        self.query_one(FacetColumn).cycle()
+
+    def action_toggle_marked_only(self) -> None:
+        self.marked_only = not self.marked_only
+        self.refresh_views()
+
+    def action_export(self) -> None:
+        from tui.export_dialog import ExportDialog
+        self.push_screen(ExportDialog(self.table, self.order, self.query_text, self.marks))
+
+    def action_cancel_load(self) -> None:
+        if self.loading:
+            self.cancel.set()
+            self.notify("cancelling load: keeping what was read", timeout=3)
+
+
+def _iso(moment) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def run_console(specs: list[str], opts: LoadOptions, demo: bool = False) -> None:
+    """Entry point of `ddbtrail demo` and `ddbtrail open`."""
+    if demo:
+        from loaders.demo import demo_dir
+        specs = [str(demo_dir())]
+    DdbTrailApp(specs, opts).run()

@@ -1,0 +1,208 @@
+"""The virtual event table: renders only the rows on screen, so a million rows cost nothing.
+
+It is a Line-API `ScrollView`: `render_line(y)` materialises one visible row from per-column
+code arrays cached once per table.  Record strings pass through `ddbtrail.text.printable`
+once per distinct value (categories), never per row, and are emitted as literal Segments.
+"""
+from __future__ import annotations
+
+import numpy as np
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from ddbtrail import views
+from ddbtrail.events import EventTable
+from ddbtrail.text import printable
+from tui.actions import bindings
+from tui.messages import EventHighlighted, OpenEvent, ToggleMark
+
+#: (column, header, minimum width, flexible); columns drop from the end when space runs out.
+COLUMNS = [
+    ("time", "time (UTC)", 19, False),
+    ("operation", "operation", 12, False),
+    ("principal", "principal", 14, True),
+    ("error", "error", 12, False),
+    ("tables", "table", 12, False),
+    ("ip", "ip", 15, False),
+]
+SORT_COLUMNS = [c[0] for c in COLUMNS]
+
+
+class _Column:
+    """Codes and printable labels of one categorical column (built once per table)."""
+
+    def __init__(self, series):
+        self.codes = series.cat.codes.to_numpy()
+        self.labels = [printable(str(v)) for v in series.cat.categories]
+
+    def label(self, row: int) -> str:
+        code = self.codes[row]
+        return self.labels[code] if code >= 0 else ""
+
+
+class EventTableView(ScrollView, can_focus=True):
+    """Rows of `order` (indexes into the table), one line each, below a fixed header line."""
+
+    BINDINGS = bindings("table")
+    COMPONENT_CLASSES = {"event-table--header", "event-table--cursor", "event-table--error",
+                         "event-table--marked"}
+    DEFAULT_CSS = """
+    EventTableView { height: 1fr; }
+    EventTableView > .event-table--header { text-style: bold; background: $panel; }
+    EventTableView > .event-table--cursor { background: $accent 40%; }
+    EventTableView:focus > .event-table--cursor { background: $accent; color: $text; }
+    EventTableView > .event-table--error { color: $error; }
+    EventTableView > .event-table--marked { color: $warning; text-style: bold; }
+    """
+
+    def __init__(self, marks: set[int], **kwargs):
+        super().__init__(**kwargs)
+        self.marks = marks
+        self.table: EventTable | None = None
+        self.mask: np.ndarray | None = None
+        self.order = np.empty(0, dtype=np.int64)
+        self.cursor = 0
+        self.sort_column = "time"
+        self.descending = False
+        self._columns: dict[str, _Column] = {}
+        self._times = np.empty(0, dtype="datetime64[s]")
+
+    # -- data ---------------------------------------------------------------------
+    def show(self, table: EventTable, mask: np.ndarray) -> None:
+        """Display the rows of `table` selected by `mask`, in the current sort order."""
+        if table is not self.table:
+            self.table = table
+            self._columns = {c: _Column(table.df[c]) for c, *_ in COLUMNS if c != "time"}
+            self._times = table.df["time"].to_numpy().astype("datetime64[s]")
+        self.mask = mask
+        self._resort(keep_row=self.current_row)
+
+    def _resort(self, keep_row: int | None) -> None:
+        self.order = np.asarray(views.sorted_rows(self.table, self.mask, self.sort_column,
+                                                  self.descending))
+        where = np.flatnonzero(self.order == keep_row) if keep_row is not None else []
+        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self._move_to(int(where[0]) if len(where) else 0)
+        self.refresh()
+
+    @property
+    def current_row(self) -> int | None:
+        """Table row under the cursor, or None when nothing is shown."""
+        return int(self.order[self.cursor]) if 0 <= self.cursor < len(self.order) else None
+
+    # -- cursor -------------------------------------------------------------------
+    def _move_to(self, position: int) -> None:
+        position = max(0, min(position, len(self.order) - 1))
+        changed = position != self.cursor
+        self.cursor = position
+        page = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if position < top:
+            self.scroll_to(y=position, animate=False, immediate=True)
+        elif position >= top + page:
+            self.scroll_to(y=position - page + 1, animate=False, immediate=True)
+        self.refresh()
+        if changed and self.current_row is not None:
+            self.post_message(EventHighlighted(self.current_row))
+
+    def action_move(self, delta: int) -> None:
+        self._move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self._move_to(self.cursor + direction * max(1, self.size.height - 2))
+
+    def action_first(self) -> None:
+        self._move_to(0)
+
+    def action_last(self) -> None:
+        self._move_to(len(self.order) - 1)
+
+    def _jump_error(self, forward: bool) -> None:
+        position = views.next_error_row(self.table, self.order, self.cursor, forward)
+        if position is None:
+            self.notify("No more errors in this direction", timeout=2)
+        else:
+            self._move_to(position)
+
+    def action_next_error(self) -> None:
+        self._jump_error(True)
+
+    def action_previous_error(self) -> None:
+        self._jump_error(False)
+
+    def action_cycle_sort(self) -> None:
+        self.sort_column = SORT_COLUMNS[(SORT_COLUMNS.index(self.sort_column) + 1) % len(SORT_COLUMNS)]
+        self._resort(keep_row=self.current_row)
+
+    def action_reverse_sort(self) -> None:
+        self.descending = not self.descending
+        self._resort(keep_row=self.current_row)
+
+    def action_open(self) -> None:
+        if self.current_row is not None:
+            self.post_message(OpenEvent(self.current_row))
+
+    def action_mark(self) -> None:
+        if self.current_row is not None:
+            self.post_message(ToggleMark(self.current_row))
+            self._move_to(self.cursor + 1)
+
+    # -- rendering ------------------------------------------------------------------
+    def layout(self, width: int) -> list[tuple[str, str, int]]:
+        """(column, header, width) that fit in `width`; the principal column takes the slack."""
+        fitted = list(COLUMNS)
+        while len(fitted) > 1 and 2 + sum(c[2] + 1 for c in fitted) > width:
+            fitted.pop()
+        slack = max(0, width - 2 - sum(c[2] + 1 for c in fitted))
+        return [(c, h, w + (slack if flex else 0)) for c, h, w, flex in fitted]
+
+    def cells(self, row: int, width: int) -> list[str]:
+        """The visible texts of one row, fitted to the columns of `width`."""
+        out = []
+        for column, _, w in self.layout(width):
+            if column == "time":
+                text = str(self._times[row]).replace("T", " ")
+            else:
+                text = self._columns[column].label(row)
+            out.append(_fit(text, w, keep_end=column == "principal"))
+        return out
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            style = self.get_component_rich_style("event-table--header")
+            text = "  " + " ".join(_fit(h, w) for _, h, w in self.layout(width))
+            return Strip([Segment(_fit(text, width), style)], width)
+        position = int(self.scroll_offset.y) + y - 1
+        if position >= len(self.order):
+            return Strip.blank(width, self.rich_style)
+        row = int(self.order[position])
+        marked = row in self.marks
+        style = self.rich_style
+        if self._columns["error"].label(row):
+            style += self.get_component_rich_style("event-table--error")
+        if marked:
+            style += self.get_component_rich_style("event-table--marked")
+        if position == self.cursor:
+            style += self.get_component_rich_style("event-table--cursor")
+        text = ("* " if marked else "  ") + " ".join(self.cells(row, width))
+        return Strip([Segment(_fit(text, width), style)], width)
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self._move_to(self.cursor)
+
+
+def _fit(text: str, width: int, keep_end: bool = False) -> str:
+    """Pad or cut `text` to exactly `width` cells; long ARNs keep their informative tail."""
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    if keep_end and width > 1:
+        tail = text[-(width - 1):]
+        while cell_len(tail) > width - 1:
+            tail = tail[1:]
+        return set_cell_size("…" + tail, width)
+    return set_cell_size(text, width - 1) + "…"

@@ -1,0 +1,41 @@
+"""Loading in a thread so the console paints at once and panes fill as data arrives.
+
+The table is rebuilt from all chunks so far each time the event count doubles: a responder
+sees early data quickly, and the rebuilds cost O(n log n) in total rather than O(n²).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+from ddbtrail.events import Chunk, EventTable
+from loaders import LoadOptions, LoadReport, iter_chunks
+from tui.messages import LoadFinished, LoadProgress
+
+#: Events before the first partial table is shown.
+FIRST_REBUILD = 5_000
+
+
+def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
+                post: Callable[[object], object],
+                publish: Callable[[EventTable], object]) -> EventTable:
+    """Read every source, `publish` growing tables, `post` LoadProgress/LoadFinished."""
+    report = LoadReport()
+    chunks: list[Chunk] = []
+    events = 0
+    next_rebuild = FIRST_REBUILD
+    try:
+        for chunk in iter_chunks(specs, opts, progress=lambda info: post(LoadProgress(info)),
+                                 cancel=cancel, report=report):
+            chunks.append(chunk)
+            events += len(chunk)
+            if events >= next_rebuild:
+                publish(EventTable.from_chunks(chunks))
+                next_rebuild = 2 * events
+    except Exception as error:  # a broken source must not take down the console
+        report.errors.append(f"{type(error).__name__}: {error}")
+    report.cancelled = report.cancelled or cancel.is_set()
+    table = EventTable.from_chunks(chunks)
+    publish(table)
+    post(LoadFinished(report))
+    return table
