@@ -1,0 +1,1 @@
+"""The `ddbtrail` command line (entry point: cli.main:main)."""

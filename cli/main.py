@@ -1,0 +1,281 @@
+"""`ddbtrail` command line: argparse in front of loaders, query, summary, export and console.
+
+Thin on purpose: every answer is computed in the core; this module only turns arguments
+into LoadOptions, errors into exit statuses, and results into text.  Exit status: 0 when
+something was loaded (skipped files are reported, not fatal), 2 for unusable input
+(nothing readable, bad --where, bad time), 130 when interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ddbtrail.text import printable
+from ddbtrail.timeparse import parse_time
+from loaders import LoadOptions
+
+#: Rows per breakdown in the human summary; --json has them all.
+TOP_ROWS = 10
+#: Longest record string shown in a human table cell (the rest is counted, not hidden).
+CELL_CHARS = 100
+
+SOURCES_HELP = ("local file or folder (.json.gz, .json, .jsonl, `aws cloudtrail lookup-events` "
+                "output), s3://bucket[/prefix], or `lookup` (LookupEvents: management events only)")
+
+
+def _time_arg(text: str):
+    try:
+        return parse_time(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("source options")
+    g.add_argument("--start", type=_time_arg, metavar="TIME",
+                   help="first event time: ISO UTC (2026-11-20T10:00) or relative (-24h, -30m, -7d)")
+    g.add_argument("--end", type=_time_arg, metavar="TIME", help="last event time, same forms as --start")
+    g.add_argument("--region", action="append", default=[], metavar="REGION",
+                   help="AWS region to read (repeatable; default: all found, or the profile's for lookup)")
+    g.add_argument("--account", action="append", default=[], metavar="ID",
+                   help="account id to read under AWSLogs/ (repeatable; default: all found)")
+    g.add_argument("--profile", help="AWS profile for S3 and CloudTrail")
+    g.add_argument("--endpoint-url", metavar="URL", help="S3/CloudTrail endpoint (e.g. a local test server)")
+    g.add_argument("--fips", action="store_true", help="use FIPS endpoints")
+    g.add_argument("--all-sources", action="store_true",
+                   help="keep events of every service (default: dynamodb.amazonaws.com only)")
+    g.add_argument("--trail", metavar="NAME", help="read the S3 logs of this trail (bucket, prefix, accounts)")
+    g.add_argument("--cache-dir", metavar="DIR", help="S3 object cache (default ~/.cache/ddbtrail)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="ddbtrail",
+        description="Investigate DynamoDB activity recorded by AWS CloudTrail. Never writes to AWS.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", parents=[common], help="console on the built-in demo incident",
+                          description="Write the demo incident (GovCloud, ~50k events) and open the console on it.")
+    demo.set_defaults(run=run_demo)
+
+    open_ = sub.add_parser("open", parents=[common], help="console on these sources",
+                           description="Open the investigation console on these sources.")
+    open_.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
+    open_.set_defaults(run=run_open)
+
+    summary = sub.add_parser(
+        "summary", parents=[common], help="print what the sources hold",
+        description="Print events, time range and counts by operation, principal, table and error. "
+                    "Note: `lookup` (LookupEvents) holds management events only; item-level data "
+                    "events (GetItem, PutItem, Query, Scan, ...) are only in the trail's S3 logs.")
+    summary.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
+    summary.add_argument("--where", metavar="QUERY", default="",
+                         help="only events matching this query, e.g. 'table:Orders error:* after:-2h'")
+    summary.add_argument("--json", action="store_true", help="print one JSON object: events, time_range, by_operation, by_principal, by_table, by_error, files, ...")
+    summary.set_defaults(run=run_summary)
+
+    export = sub.add_parser(
+        "export", parents=[common], help="write matching events to a file with a manifest",
+        description="Write the matching events to OUT and OUT.manifest.json (query, source SHA-256s, "
+                    "SHA-256 of OUT). jsonl/cloudtrail hold each record's exact source bytes.")
+    export.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
+    export.add_argument("--where", metavar="QUERY", default="", help="only events matching this query")
+    export.add_argument("--format", required=True, choices=("jsonl", "cloudtrail", "csv", "parquet"))
+    export.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
+    export.set_defaults(run=run_export)
+
+    coverage = sub.add_parser("coverage", parents=[common], help="is DynamoDB data-event logging on, for what",
+                              description="Check trails and event selectors: which tables are logged for "
+                                          "read/write. Prints the command that would fix gaps; never runs it.")
+    coverage.add_argument("--table", action="append", default=[], metavar="TABLE",
+                          help="table to check (repeatable)")
+    coverage.add_argument("--json", action="store_true", help="print one JSON object")
+    coverage.set_defaults(run=run_coverage)
+    return parser
+
+
+class UsageError(Exception):
+    """Input we cannot work with: printed as is, exit status 2."""
+
+
+def _load_options(args) -> LoadOptions:
+    return LoadOptions(start=args.start, end=args.end, regions=args.region, accounts=args.account,
+                       profile=args.profile, endpoint_url=args.endpoint_url, fips=args.fips,
+                       all_sources=args.all_sources, trail=args.trail, cache_dir=args.cache_dir)
+
+
+def _stderr_progress():
+    """A one-line progress display on stderr, only when someone is watching it."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(info: dict) -> None:
+        sys.stderr.write(f"\r{info.get('stage', '')}: {info.get('files_done', 0)}/{info.get('files_total', '?')} "
+                         f"files, {info.get('events', 0):,} events, {info.get('bytes', 0) / 1e6:,.1f} MB\x1b[K")
+        sys.stderr.flush()
+    return show
+
+
+def _load(args):
+    """Load the sources; report skipped files on stderr; UsageError when nothing loaded."""
+    from loaders import NothingLoaded, load
+
+    if not args.sources and not args.trail:
+        raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
+    progress = _stderr_progress()
+    try:
+        table, report = load(args.sources, _load_options(args), progress=progress)
+    except NothingLoaded as error:
+        raise UsageError(f"nothing could be loaded: {error}") from None
+    finally:
+        if progress:
+            sys.stderr.write("\r\x1b[K")
+    if not getattr(args, "json", False):
+        _report_load_problems(report)
+    return table, report
+
+
+def _report_load_problems(report) -> None:
+    err = sys.stderr
+    for path, reason in report.skipped:
+        print(f"skipped {printable(str(path))}: {printable(str(reason))}", file=err)
+    for note in report.notes:
+        print(f"note: {printable(note)}", file=err)
+    for error in report.errors:
+        print(f"error: {printable(error)}", file=err)
+
+
+def _where_mask(table, where: str):
+    """Boolean mask of `where` over the table; a syntax error is shown with a caret."""
+    if not where:
+        return np.ones(len(table), dtype=bool)
+    from ddbtrail.query import QueryError, parse
+
+    try:
+        query = parse(where)
+    except QueryError as error:
+        position = getattr(error, "position", 0) or 0
+        shown = printable(where)
+        caret = " " * len(printable(where[:position])) + "^"
+        raise UsageError(f"bad --where: {printable(str(error))}\n  {shown}\n  {caret}") from None
+    return np.asarray(query.mask(table), dtype=bool)
+
+
+# -- subcommands --------------------------------------------------------------------
+def run_summary(args) -> int:
+    from ddbtrail.summary import summary
+
+    table, report = _load(args)
+    result = summary(table, _where_mask(table, args.where), report)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print_summary(result, Console(highlight=False, markup=False, emoji=False))
+    return 0
+
+
+def run_export(args) -> int:
+    from ddbtrail.export import export, manifest_path
+
+    table, report = _load(args)
+    rows = np.flatnonzero(_where_mask(table, args.where))
+    progress = None
+    if sys.stderr.isatty():
+        def progress(done, total):
+            sys.stderr.write(f"\rexporting {done:,}/{total:,} events\x1b[K")
+    manifest = export(table, rows, args.format, args.output, query=args.where, progress=progress)
+    if progress:
+        sys.stderr.write("\r\x1b[K")
+    print(f"wrote {manifest['records']:,} events to {printable(args.output)} (sha256 {manifest['sha256']}); "
+          f"manifest {printable(str(manifest_path(args.output)))}", file=sys.stderr)
+    return 0
+
+
+def run_open(args) -> int:
+    if not args.sources and not args.trail:
+        raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
+    try:
+        from tui.app import run_console
+    except ImportError as error:
+        raise UsageError(f"the console is not available ({error}); use `ddbtrail summary` instead") from None
+    run_console(args.sources, _load_options(args))
+    return 0
+
+
+def run_demo(args) -> int:
+    """Write the demo tree, then open the console on it (or print its summary without one)."""
+    from loaders.demo import demo_dir, write_demo
+
+    path = demo_dir()
+    write_demo(path)
+    args.sources = [str(path)]
+    try:
+        from tui.app import run_console
+    except ImportError:
+        args.where, args.json = "", False
+        return run_summary(args)
+    run_console(args.sources, _load_options(args), demo=True)
+    return 0
+
+
+def run_coverage(args) -> int:
+    from ddbtrail.coverage import report
+
+    return report(args)
+
+
+# -- human output -------------------------------------------------------------------
+def _counts_table(title: str, counts: dict[str, int]) -> Table:
+    """Top rows of one breakdown; record strings as plain Text, so markup prints literally."""
+    table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    table.add_column(overflow="fold")
+    table.add_column(justify="right")
+    for name, n in list(counts.items())[:TOP_ROWS]:
+        table.add_row(Text(printable(name, max_len=CELL_CHARS)), f"{n:,}")
+    if len(counts) > TOP_ROWS:
+        rest = sum(list(counts.values())[TOP_ROWS:])
+        table.add_row(Text(f"… {len(counts) - TOP_ROWS:,} more", style="dim"), f"{rest:,}")
+    return table
+
+
+def print_summary(result: dict, console: Console) -> None:
+    first, last = result["time_range"] or ("-", "-")
+    console.print(Text(f"{result['events']:,} events from {result['files']['read']:,} files, "
+                       f"{first} to {last}"
+                       + (f" ({result['duplicates_dropped']:,} duplicates dropped)"
+                          if result.get("duplicates_dropped") else "")))
+    for key, title in (("by_operation", "Operations"), ("by_principal", "Principals"),
+                       ("by_table", "Tables (an event counts for each table it touches)"),
+                       ("by_error", "Errors"), ("by_region", "Regions"), ("by_ip", "Source IPs")):
+        if result.get(key):
+            console.print()
+            console.print(_counts_table(title, result[key]))
+    skipped = result["files"]["skipped"]
+    if skipped:
+        console.print()
+        console.print(Text(f"{len(skipped):,} files skipped (details on stderr)"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UsageError as error:
+        print(f"ddbtrail: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ddbtrail: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
