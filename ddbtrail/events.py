@@ -60,6 +60,7 @@ class Chunk:
     `tables` is a list of tuples of table names per row; `origin` an int array of
     indexes into `sources`; `position`, `offset`, `length` int arrays.
     `dedup_key` holds, for rows without event_id, a digest of the raw bytes.
+    `rejected` lists (position, reason) of records of these sources that were left out.
     """
 
     columns: dict[str, object]
@@ -70,6 +71,7 @@ class Chunk:
     length: np.ndarray
     sources: list[SourceInfo]
     dedup_key: list[str] | None = None
+    rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.origin)

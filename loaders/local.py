@@ -1,0 +1,57 @@
+"""Local CloudTrail files and folders: .json.gz, .json, .jsonl and lookup-events output.
+
+Files are decoded in worker processes (decompress + JSON is CPU-bound, two cores here) and
+come back as columns, never row objects.  Each source keeps a `FileReader`, so a record's
+verbatim text is read back from the file on demand rather than held in memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+
+from ddbtrail.events import Chunk, SourceInfo
+from loaders.decode import decode_file, decompress, skip_by_name
+
+
+@lru_cache(maxsize=8)
+def _file_text(path: str, mtime_ns: int, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        return decompress(handle.read())
+
+
+class FileReader:
+    """Reads record spans back from a local file (gunzipped again; the last few cached)."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def read(self, spans: list[tuple[int, int]]) -> list[bytes]:
+        stat = os.stat(self.path)
+        text = _file_text(self.path, stat.st_mtime_ns, stat.st_size)
+        return [text[offset:offset + length] for offset, length in spans]
+
+
+def parse_file(path: str, name: str | None = None,
+               all_sources: bool = False) -> tuple[Chunk | None, str | None]:
+    """Parse one local file into a Chunk, or say why it was skipped.
+
+    `name` is the origin shown to users (e.g. the s3:// URI of a cached S3 object).  The
+    chunk's SourceInfo carries the size and SHA-256 of the bytes as read (for manifests);
+    records that could not be used are listed in `chunk.rejected`.
+    """
+    name = name or path
+    reason = skip_by_name(name)
+    if reason:
+        return None, reason
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    source = SourceInfo(name=name, kind="s3" if name.startswith("s3://") else "file",
+                        size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    chunk, reason, rejected = decode_file(data, source, all_sources, FileReader(os.path.abspath(path)))
+    if chunk is not None:
+        chunk.rejected = rejected
+    return chunk, reason
