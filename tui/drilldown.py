@@ -1,0 +1,162 @@
+"""The drill-down: one event in full, as evidence.
+
+A responder needs the who/what/where at a glance, the record exactly as CloudTrail wrote
+it (not a re-serialisation that could hide or reorder fields), where those bytes live and
+their hash, and the calls around it.  Every value is a way onward: Enter adds it to the
+query, `c` copies it (OSC 52, so it works over SSH).  The summary and the related calls
+come from `ddbtrail.views`; nothing here interprets CloudTrail.
+"""
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from ddbtrail import views
+from ddbtrail.events import EventTable
+from ddbtrail.text import printable
+from tui.actions import bindings
+from tui.messages import AddTerm, ToggleMark
+
+#: Longest value shown in a list line; the full value is still what Enter and `c` use.
+VALUE_CHARS = 200
+
+
+def record_text(raw: bytes) -> str:
+    """The record's JSON text as in the source, with control characters made visible.
+
+    Line breaks are kept so a pretty-printed source record reads as it was written.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+class DrilldownScreen(Screen):
+    """Summary, verbatim record, source and related calls of one event."""
+
+    BINDINGS = bindings("drilldown")
+    DEFAULT_CSS = """
+    DrilldownScreen { layout: horizontal; }
+    DrilldownScreen #side { width: 50%; min-width: 40; }
+    DrilldownScreen.-narrow { layout: vertical; }
+    DrilldownScreen.-narrow #side { width: 100%; height: auto; max-height: 60%; }
+    DrilldownScreen #values { height: auto; max-height: 16; }
+    DrilldownScreen #related { height: 1fr; min-height: 3; }
+    DrilldownScreen .heading { text-style: bold; color: $accent; padding: 0 1; }
+    DrilldownScreen #source { padding: 0 1; height: auto; }
+    DrilldownScreen #record { width: 1fr; }
+    """
+
+    def __init__(self, table: EventTable, row: int, app_marks: set[int]) -> None:
+        super().__init__()
+        self.table = table
+        self.row = row
+        self.marks = app_marks
+        self.summary = views.event_summary(table, row)
+        self.related = list(views.related_rows(table, row))
+        self.raw = table.raw([row])[0]
+
+    # -- layout ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Vertical(id="side"):
+            yield Label(self._title(), id="title", classes="heading", markup=False)
+            yield OptionList(*self._value_options(), id="values")
+            yield Label("Source", classes="heading")
+            yield Static(self._source_text(), id="source", markup=False)
+            yield Label(f"Related calls ({len(self.related)})", classes="heading")
+            yield OptionList(*self._related_options(), id="related")
+        with VerticalScroll(id="record"):
+            yield Static(Syntax(record_text(self.raw), "json", word_wrap=True,
+                                theme="ansi_dark"), id="json", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#values", OptionList).focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < 110, "-narrow")
+
+    def _title(self) -> Text:
+        df = self.table.df
+        mark = "  ● marked" if self.row in self.marks else ""
+        return Text(f"{df['time'].iat[self.row]:%Y-%m-%d %H:%M:%S} UTC  "
+                    f"{printable(str(df['operation'].iat[self.row]), 60)}{mark}")
+
+    def _value_options(self) -> list[Option]:
+        width = max(len(label) for label, _, _ in self.summary) if self.summary else 0
+        return [Option(Text.assemble((label.ljust(width + 1), "bold"),
+                                     printable(value, VALUE_CHARS) or "—"), id=f"value-{i}")
+                for i, (label, _, value) in enumerate(self.summary)]
+
+    def _source_text(self) -> Text:
+        df = self.table.df
+        source = self.table.sources[int(df["_source"].iat[self.row])]
+        return Text.assemble(
+            ("file   ", "bold"), printable(source.name), "\n",
+            ("record ", "bold"), f"#{int(df['position'].iat[self.row])} "
+                                 f"(bytes {int(df['offset'].iat[self.row])}+{int(df['length'].iat[self.row])})\n",
+            ("sha256 ", "bold"), source.sha256 or "not computed",
+        )
+
+    def _related_options(self) -> list[Option]:
+        df = self.table.df
+        options = []
+        for related in self.related:
+            r = int(related)
+            error = str(df["error"].iat[r])
+            options.append(Option(Text.assemble(
+                f"{df['time'].iat[r]:%m-%d %H:%M:%S} ",
+                (printable(str(df["operation"].iat[r]), 30).ljust(22), "bold"),
+                printable(str(df["tables"].iat[r]), 40), " ",
+                (printable(error, 40), "red") if error else "",
+            ), id=f"related-{r}"))
+        return options
+
+    # -- actions -----------------------------------------------------------------
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self._choose(event.option_list)
+
+    def action_pick(self) -> None:
+        self._choose(self._active_list())
+
+    def _active_list(self) -> OptionList:
+        focused = self.focused
+        return focused if isinstance(focused, OptionList) else self.query_one("#values", OptionList)
+
+    def _choose(self, option_list: OptionList) -> None:
+        """A value becomes a query term (and we go back to the results); a related call opens."""
+        option = option_list.highlighted_option
+        if option is None:
+            return
+        kind, _, index = option.id.partition("-")
+        if kind == "related":
+            self.app.push_screen(DrilldownScreen(self.table, int(index), self.marks))
+        else:
+            _, field, value = self.summary[int(index)]
+            self.app.post_message(AddTerm(field, value))
+            self.dismiss()
+
+    def action_copy_value(self) -> None:
+        option = self.query_one("#values", OptionList).highlighted_option
+        if option is not None:
+            value = self.summary[int(option.id.partition("-")[2])][2]
+            self.app.copy_to_clipboard(value)
+            self.notify(f"copied {len(value)} characters")
+
+    def action_copy_record(self) -> None:
+        text = self.raw.decode("utf-8", errors="replace")
+        self.app.copy_to_clipboard(text)
+        self.notify(f"copied the record ({len(self.raw)} bytes)")
+
+    def action_mark(self) -> None:
+        self.app.post_message(ToggleMark(self.row))
+        # The app handles ToggleMark in its own queue; read the mark back after it has.
+        self.app.call_next(lambda: self.query_one("#title", Label).update(self._title()))
+
+    def action_close(self) -> None:
+        self.dismiss()

@@ -1,0 +1,293 @@
+"""The timeline pane: when did things happen, and who was active when.
+
+Bars stack read / write / error calls per bucket (errors at the bottom so a single
+AccessDenied stays visible); `l` switches to one lane per top principal.  The brush (keys
+or mouse drag) never filters by itself: it posts `TimeRangePicked`, the app turns that
+into after:/before: terms, and the query line stays the whole truth of what is shown.
+Buckets, counts and lanes come from `ddbtrail.views`; this module only draws them.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from rich.text import Text
+from textual import events
+from textual.widget import Widget
+
+from ddbtrail import views
+from ddbtrail.events import EventTable
+from ddbtrail.text import printable
+from tui.actions import bindings
+from tui.messages import TimeRangePicked
+
+_PARTIAL = " ▁▂▃▄▅▆▇█"
+_SHADES = " ░▒▓█"
+_READ, _WRITE, _ERROR = "dodger_blue2", "dark_orange", "red1"
+
+
+def _short_count(n: int) -> str:
+    """4-character axis label for a bar height."""
+    if n >= 1_000_000:
+        return f"{n / 1e6:.1f}M"
+    if n >= 10_000:
+        return f"{n // 1000}k"
+    if n >= 1000:
+        return f"{n / 1000:.1f}k"
+    return str(n)
+
+
+def _duration(seconds: float) -> str:
+    """A bucket size as people say it: 30s, 5m, 2h, 1d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def _time_label(t: pd.Timestamp, bucket_s: float, with_date: bool) -> str:
+    if bucket_s >= 86400:
+        return t.strftime("%m-%d")
+    fmt = "%H:%M:%S" if bucket_s < 60 else "%H:%M"
+    return t.strftime(("%m-%d " if with_date else "") + fmt)
+
+
+class TimelinePane(Widget, can_focus=True):
+    """Stacked bars (or principal lanes) of the events the current query shows."""
+
+    BINDINGS = bindings("timeline")
+    DEFAULT_CSS = """
+    TimelinePane { height: 10; min-height: 5; }
+    TimelinePane:focus { background: $boost; }
+    """
+
+    def __init__(self, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.table: EventTable = EventTable.empty()
+        self.mask = np.zeros(0, dtype=bool)
+        self.window: tuple[pd.Timestamp, pd.Timestamp] | None = None   # None: fit the data
+        self.cursor = 0
+        self.anchor: int | None = None
+        self.lanes = False
+        self._dragging = False
+        self._data = None          # (key, views.timeline result, lanes or None)
+
+    # -- what the app calls ------------------------------------------------------
+    def show(self, table: EventTable, mask: np.ndarray) -> None:
+        """Draw the events of `mask`; a new query resets zoom and selection."""
+        self.table, self.mask = table, mask
+        self.window, self.anchor, self._data = None, None, None
+        self.cursor = 0
+        self.refresh()
+
+    # -- data --------------------------------------------------------------------
+    @property
+    def plot_width(self) -> int:
+        return max(1, self.size.width - self.gutter)
+
+    @property
+    def gutter(self) -> int:
+        """Columns left of the plot: a count scale, or principal names in lane mode."""
+        return min(24, max(8, self.size.width // 5)) if self.lanes else 6
+
+    def bars(self):
+        """The `views.timeline` result for the visible window, cached per size and zoom."""
+        key = (self.plot_width, self.window, self.lanes, self.size.height)
+        if self._data is None or self._data[0] != key:
+            start, end = self.window if self.window else (None, None)
+            bars = views.timeline(self.table, self.mask, start=start, end=end,
+                                  max_buckets=self.plot_width)
+            lanes = (views.principal_lanes(self.table, self.mask, bars, top=max(1, self.size.height - 2))
+                     if self.lanes else None)
+            self._data = (key, bars, lanes)
+            self.cursor = min(self.cursor, max(0, len(bars.counts) - 1))
+        return self._data[1]
+
+    def principal_lanes(self):
+        self.bars()
+        return self._data[2]
+
+    def selection(self) -> tuple[int, int]:
+        """Bucket indexes [first, last] of the brush (the cursor bucket when no anchor)."""
+        anchor = self.cursor if self.anchor is None else self.anchor
+        return min(anchor, self.cursor), max(anchor, self.cursor)
+
+    def selected_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        bars = self.bars()
+        if not len(bars.counts):
+            return None
+        first, last = self.selection()
+        return bars.edges[first], bars.edges[last + 1]
+
+    # -- actions -----------------------------------------------------------------
+    def action_move_cursor(self, step: int) -> None:
+        self.cursor = int(np.clip(self.cursor + step, 0, max(0, len(self.bars().counts) - 1)))
+        self.refresh()
+
+    def action_anchor(self) -> None:
+        self.anchor = self.cursor if self.anchor is None else None
+        self.refresh()
+
+    def action_clear_selection(self) -> None:
+        self.anchor = None
+        self.refresh()
+
+    def action_pick(self) -> None:
+        picked = self.selected_range()
+        if picked is not None:
+            self.anchor = None
+            self.post_message(TimeRangePicked(*picked))
+
+    def action_zoom_in(self) -> None:
+        """Halve the visible range around the cursor bucket."""
+        bars = self.bars()
+        if not len(bars.counts):
+            return
+        lo, hi = bars.edges[0], bars.edges[-1]
+        centre = bars.edges[self.cursor] + (bars.edges[self.cursor + 1] - bars.edges[self.cursor]) / 2
+        half = max((hi - lo) / 4, pd.Timedelta(seconds=self.plot_width // 2))
+        self._zoom(centre - half, centre + half, keep=centre)
+
+    def action_zoom_out(self) -> None:
+        """Double the visible range; back to fitting the data once it covers it all."""
+        bars = self.bars()
+        if self.window is None or not len(bars.counts):
+            return
+        lo, hi = self.window
+        centre = lo + (hi - lo) / 2
+        self._zoom(centre - (hi - lo), centre + (hi - lo), keep=centre)
+
+    def _zoom(self, lo: pd.Timestamp, hi: pd.Timestamp, keep: pd.Timestamp) -> None:
+        self.window = (lo, hi)
+        full = views.timeline(self.table, self.mask, max_buckets=1)
+        if len(full.counts) and lo <= full.edges[0] and hi >= full.edges[-1]:
+            self.window = None
+        self.anchor, self._data = None, None
+        bars = self.bars()
+        self.cursor = int(np.clip(np.searchsorted(bars.edges, keep, side="right") - 1,
+                                  0, max(0, len(bars.counts) - 1)))
+        self.refresh()
+
+    def action_toggle_lanes(self) -> None:
+        self.lanes = not self.lanes
+        self._data = None
+        self.refresh()
+
+    # -- mouse brush -------------------------------------------------------------
+    def _bucket_at(self, event: events.MouseEvent) -> int | None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return None
+        index = offset.x - self.gutter
+        count = len(self.bars().counts)
+        return int(np.clip(index, 0, count - 1)) if count else None
+
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        bucket = self._bucket_at(event)
+        if bucket is not None:
+            self.anchor = self.cursor = bucket
+            self._dragging = True
+            self.capture_mouse()
+            self.refresh()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._dragging:
+            bucket = self._bucket_at(event)
+            if bucket is not None and bucket != self.cursor:
+                self.cursor = bucket
+                self.refresh()
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
+            self.action_pick()
+
+    # -- drawing -----------------------------------------------------------------
+    def render(self) -> Text:
+        bars = self.bars()
+        height = self.size.height
+        if not len(bars.counts):
+            return Text("no events in this range", style="dim")
+        plot_rows = max(1, height - 2)
+        lines = self._lane_lines(plot_rows) if self.lanes else self._bar_lines(bars, plot_rows)
+        lines.append(self._axis(bars))
+        lines.append(self._status(bars))
+        return Text("\n").join(lines[-height:] if height else lines)
+
+    def _cell_style(self, index: int, colour: str) -> str:
+        first, last = self.selection()
+        if index == self.cursor and self.has_focus:
+            return f"{colour} reverse"
+        if self.anchor is not None and first <= index <= last:
+            return f"{colour} on grey23"
+        return colour
+
+    def _bar_lines(self, bars, rows: int) -> list[Text]:
+        read, write, error = (np.asarray(a, dtype=np.int64) for a in (bars.read, bars.write, bars.error))
+        totals = read + write + error
+        peak = int(totals.max()) or 1
+        eighths = np.ceil(totals / peak * rows * 8).astype(int)
+        # Errors get at least one full cell so a rare failure stays visible.
+        err8 = np.where(error > 0, np.maximum(8, np.round(error / np.maximum(totals, 1) * eighths)), 0)
+        err8 = np.minimum(err8, eighths).astype(int)
+        write8 = np.minimum(err8 + np.round(write / np.maximum(totals, 1) * eighths), eighths).astype(int)
+        lines = []
+        for row in range(rows - 1, -1, -1):
+            label = _short_count(peak) if row == rows - 1 else ("0" if row == 0 else "")
+            line = Text(label.rjust(self.gutter - 1) + "│", style="dim")
+            bottom = row * 8
+            for i, top in enumerate(eighths):
+                filled = int(top) - bottom
+                if filled <= 0:
+                    line.append(" ", style=self._cell_style(i, "default"))
+                    continue
+                middle = bottom + min(filled, 8) / 2
+                colour = _ERROR if middle < err8[i] else _WRITE if middle < write8[i] else _READ
+                line.append(_PARTIAL[min(filled, 8)], style=self._cell_style(i, colour))
+            lines.append(line)
+        return lines
+
+    def _lane_lines(self, rows: int) -> list[Text]:
+        lines = []
+        for lane in self.principal_lanes()[:rows]:
+            counts = np.asarray(lane.counts, dtype=np.int64)
+            errors = np.asarray(lane.errors, dtype=np.int64)
+            peak = int(counts.max()) or 1
+            name = printable(lane.principal)
+            if len(name) > self.gutter - 1:
+                name = "…" + name[-(self.gutter - 2):]
+            line = Text(name.rjust(self.gutter - 1) + "│", style="dim")
+            for i, n in enumerate(counts):
+                shade = _SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " "
+                line.append(shade, style=self._cell_style(i, _ERROR if errors[i] else _READ))
+            lines.append(line)
+        return lines
+
+    def _axis(self, bars) -> Text:
+        """Time labels under the plot, one per ~16 columns, date shown when it changes."""
+        bucket_s = bars.bucket.total_seconds()
+        line = Text(" " * self.gutter, style="dim")
+        column, last_day = 0, None
+        while column < len(bars.counts):
+            t = bars.edges[column]
+            label = _time_label(t, bucket_s, with_date=t.date() != last_day)
+            last_day = t.date()
+            line.append(("┬" + label).ljust(16)[: max(0, len(bars.counts) - column)], style="dim")
+            column += 16
+        return line
+
+    def _status(self, bars) -> Text:
+        first, last = self.selection()
+        lo, hi = bars.edges[first], bars.edges[last + 1]
+        picked = slice(first, last + 1)
+        counts = (int(np.sum(bars.read[picked])), int(np.sum(bars.write[picked])),
+                  int(np.sum(bars.error[picked])))
+        what = "selection" if self.anchor is not None else "cursor"
+        return Text.assemble(
+            (f"{_duration(bars.bucket.total_seconds())} buckets ", "bold"),
+            (f"{what} {lo:%Y-%m-%d %H:%M:%S}–{hi:%H:%M:%S} ", ""),
+            (f"{counts[0]} read ", _READ), (f"{counts[1]} write ", _WRITE),
+            (f"{counts[2]} error", _ERROR),
+            ("  lanes" if self.lanes else "", "bold"),
+        )
