@@ -55,8 +55,8 @@ class ExportDialog(ModalScreen[dict | None]):
         self.marks = marks
         self.manifest: dict | None = None
         self.written_to: Path | None = None
-        self._cancel = threading.Event()
-        self._running = False
+        self.cancel = threading.Event()
+        self.exporting = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -114,7 +114,7 @@ class ExportDialog(ModalScreen[dict | None]):
             self.action_cancel()
 
     def action_start(self) -> None:
-        if self._running or self.manifest is not None:
+        if self.exporting or self.manifest is not None:
             return
         path = self.path
         problem = ("already exists: choose another name" if path.exists()
@@ -122,15 +122,15 @@ class ExportDialog(ModalScreen[dict | None]):
         if problem:
             self._say(f"{path}: {problem}", "red")
             return
-        self._running, self.written_to = True, path
+        self.exporting, self.written_to = True, path
         self.query_one("#start", Button).disabled = True
         self._say("exporting…  (Esc cancels)", "")
         self.run_export(path, self.fmt)
 
     def action_cancel(self) -> None:
         """Esc: stop a running export (nothing is left on disk), else close."""
-        if self._running:
-            self._cancel.set()
+        if self.exporting:
+            self.cancel.set()
         else:
             self.dismiss(self.manifest)
 
@@ -141,7 +141,7 @@ class ExportDialog(ModalScreen[dict | None]):
                                       progress=done)
         try:
             manifest = export(self.table, self.rows, fmt, path, query=self.query_text,
-                              marks=sorted(self.marks), progress=progress, cancel=self._cancel)
+                              marks=sorted(self.marks), progress=progress, cancel=self.cancel)
         except ExportCancelled:
             self.app.call_from_thread(self._finished, None, "cancelled: nothing was written")
         except (OSError, ValueError) as error:
@@ -150,10 +150,10 @@ class ExportDialog(ModalScreen[dict | None]):
             self.app.call_from_thread(self._finished, manifest, "")
 
     def _finished(self, manifest: dict | None, problem: str) -> None:
-        self._running = False
+        self.exporting = False
         self.query_one("#cancel", Button).label = "Close"
         if manifest is None:
-            self._cancel.clear()
+            self.cancel.clear()
             self.query_one("#start", Button).disabled = False
             self._say(problem, "red")
             return
