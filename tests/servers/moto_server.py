@@ -6,8 +6,13 @@ request log lets a test check from the server's side what the tool actually aske
 """
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import unquote
 
 from moto.server import ThreadedMotoServer
@@ -34,6 +39,9 @@ class MotoServer:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._lock = threading.Lock()
         self.requests: list[Request] = []
+        self.get_delay = 0.0        # seconds each object GET waits, to make overlap measurable
+        self.in_flight = 0
+        self.max_in_flight = 0      # most object GETs being served at the same moment
 
     def start(self) -> "MotoServer":
         self._server.start()
@@ -41,11 +49,22 @@ class MotoServer:
         app = wsgi.app
 
         def logging_app(environ, start_response):
+            request = Request(environ["REQUEST_METHOD"], unquote(environ.get("PATH_INFO", "")),
+                              environ.get("QUERY_STRING", ""))
+            is_get = request.method == "GET" and request.path.count("/") >= 2 and not request.query
             with self._lock:
-                self.requests.append(Request(environ["REQUEST_METHOD"],
-                                             unquote(environ.get("PATH_INFO", "")),
-                                             environ.get("QUERY_STRING", "")))
-            return app(environ, start_response)
+                self.requests.append(request)
+                if is_get:
+                    self.in_flight += 1
+                    self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            try:
+                if is_get and self.get_delay:
+                    time.sleep(self.get_delay)
+                return app(environ, start_response)
+            finally:
+                if is_get:
+                    with self._lock:
+                        self.in_flight -= 1
 
         wsgi.app = logging_app
         return self
@@ -72,3 +91,62 @@ class MotoServer:
         prefix = f"/{bucket}/"
         return [r.path[len(prefix):] for r in self.requests_since(since)
                 if r.method == "GET" and r.path.startswith(prefix) and len(r.path) > len(prefix)]
+
+
+def dynamodb_record(account: str, region: str, when: datetime, operation: str = "GetItem",
+                    table: str = "Orders") -> dict:
+    """A GovCloud DynamoDB data-event record as CloudTrail writes it (fields the table uses)."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    event_id = hashlib.sha1(f"{account}{region}{stamp}{operation}{table}".encode()).hexdigest()
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole", "accountId": account, "accessKeyId": "ASIAEXAMPLE",
+            "arn": f"arn:aws-us-gov:sts::{account}:assumed-role/OrderService/worker-1",
+            "sessionContext": {"sessionIssuer": {
+                "type": "Role", "arn": f"arn:aws-us-gov:iam::{account}:role/OrderService"}},
+        },
+        "eventTime": stamp, "eventSource": "dynamodb.amazonaws.com", "eventName": operation,
+        "awsRegion": region, "sourceIPAddress": "10.1.2.3", "userAgent": "aws-sdk-java/2.20",
+        "requestParameters": {"tableName": table}, "responseElements": None,
+        "requestID": event_id[:20], "eventID": f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}",
+        "readOnly": operation in ("GetItem", "Query", "Scan"), "eventType": "AwsApiCall",
+        "managementEvent": False, "recipientAccountId": account, "eventCategory": "Data",
+        "resources": [{"type": "AWS::DynamoDB::Table",
+                       "ARN": f"arn:aws-us-gov:dynamodb:{region}:{account}:table/{table}"}],
+    }
+
+
+def log_key(folder: str, account: str, region: str, delivered: datetime) -> str:
+    """Key CloudTrail gives a log file delivered at `delivered` under `folder` (…/AWSLogs/[o-…/])."""
+    unique = hashlib.sha1(f"{account}{region}{delivered}".encode()).hexdigest()[:16]
+    return (f"{folder}{account}/CloudTrail/{region}/{delivered:%Y/%m/%d}/"
+            f"{account}_CloudTrail_{region}_{delivered:%Y%m%dT%H%M}Z_{unique}.json.gz")
+
+
+def digest_key(folder: str, account: str, region: str, delivered: datetime) -> str:
+    return (f"{folder}{account}/CloudTrail-Digest/{region}/{delivered:%Y/%m/%d}/"
+            f"{account}_CloudTrail-Digest_{region}_trail_{region}_{delivered:%Y%m%dT%H%M%S}Z.json.gz")
+
+
+def put_trail_logs(s3, bucket: str, folder: str, accounts: list[str], regions: list[str],
+                   deliveries: list[datetime], digests: bool = True) -> dict[str, datetime]:
+    """Write a CloudTrail tree into `bucket`: one log file per account, region and delivery
+    time, holding a record from two minutes before it; a digest file beside each when asked.
+
+    `folder` is the AWSLogs folder (e.g. "AWSLogs/" or "trail/AWSLogs/o-abc1234567/").
+    Returns {log key: delivery time}.
+    """
+    written = {}
+    for account in accounts:
+        for region in regions:
+            for delivered in deliveries:
+                record = dynamodb_record(account, region, delivered - timedelta(minutes=2))
+                key = log_key(folder, account, region, delivered)
+                body = gzip.compress(json.dumps({"Records": [record]}).encode())
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+                written[key] = delivered
+                if digests:
+                    s3.put_object(Bucket=bucket, Key=digest_key(folder, account, region, delivered),
+                                  Body=gzip.compress(b'{"digestStartTime": "x"}'))
+    return written
