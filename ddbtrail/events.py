@@ -13,6 +13,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 #: Columns of the event table, in display order (DESIGN §2 — a contract).
 COLUMNS = (
@@ -76,6 +79,19 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.origin)
 
+    def take(self, rows: np.ndarray) -> "Chunk":
+        """The same chunk restricted to these row indexes (e.g. after a time filter)."""
+        def pick(values):
+            if isinstance(values, list):
+                return [values[i] for i in rows]
+            return values.take(pa.array(rows)) if isinstance(values, pa.Array) else values[rows]
+        return Chunk(columns={name: pick(values) for name, values in self.columns.items()},
+                     tables=pick(self.tables), origin=self.origin[rows],
+                     position=self.position[rows], offset=self.offset[rows],
+                     length=self.length[rows], sources=self.sources,
+                     dedup_key=None if self.dedup_key is None else pick(self.dedup_key),
+                     rejected=self.rejected)
+
 
 _NAT = np.iinfo(np.int64).min
 
@@ -108,67 +124,65 @@ class EventTable:
 
     @classmethod
     def from_chunks(cls, chunks: list[Chunk]) -> "EventTable":
-        """Concatenate chunks, sort by time, drop duplicates on (event_id, time, operation)."""
-        sources: list[SourceInfo] = []
-        cols: dict[str, list] = {name: [] for name in COLUMNS if name not in ("tables", "origin")}
-        tables: list[tuple[str, ...]] = []
-        origin, position, offset, length, dedup = [], [], [], [], []
-        for chunk in chunks:
-            base = len(sources)
-            sources.extend(chunk.sources)
-            for name in cols:
-                cols[name].append(np.asarray(chunk.columns[name]) if name in ("time", "read_only")
-                                  else list(chunk.columns[name]))
-            tables.extend(chunk.tables)
-            origin.append(np.asarray(chunk.origin, dtype=np.int64) + base)
-            position.append(np.asarray(chunk.position, dtype=np.int64))
-            offset.append(np.asarray(chunk.offset, dtype=np.int64))
-            length.append(np.asarray(chunk.length, dtype=np.int64))
-            dedup.extend(chunk.dedup_key if chunk.dedup_key is not None else [""] * len(chunk))
+        """Concatenate chunks, drop duplicates on (event_id, time, operation), sort by time.
 
-        def cat(parts, dtype):
-            return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+        Works on codes, never on per-row Python objects (except one pass over the
+        per-row table tuples), so a million rows merge in about a second.
+        """
+        sources: list[SourceInfo] = []
+        parts = []
+        for chunk in chunks:
+            if len(chunk):
+                parts.append((chunk, len(sources)))
+            sources.extend(chunk.sources)
+        n = sum(len(chunk) for chunk, _ in parts)
+
+        def joined(get, dtype):
+            return (np.concatenate([np.asarray(get(c), dtype=dtype) for c, _ in parts])
+                    if parts else np.empty(0, dtype=dtype))
+
+        time = joined(lambda c: c.columns["time"], np.int64)
+        origin = joined(lambda c: c.origin, np.int64) + (
+            np.repeat([base for _, base in parts], [len(c) for c, _ in parts]).astype(np.int64)
+            if parts else 0)
+        strings = {name: _union([_categorical(c.columns[name]) for c, _ in parts])
+                   for name in CATEGORICAL if name not in ("tables", "origin")}
+        unique = {name: _arrow([c.columns[name] for c, _ in parts]) for name in UNIQUE_STRINGS}
+        combos, combo_codes = _table_combos([c.tables for c, _ in parts], n)
+
+        # De-duplicate on (event_id, time, operation); a raw digest stands in for a missing id.
+        digests = _arrow([c.dedup_key if c.dedup_key is not None else [""] * len(c)
+                          for c, _ in parts])
+        key = pc.if_else(pc.equal(unique["event_id"], ""), digests, unique["event_id"])
+        keys = pd.DataFrame({"k": pd.arrays.ArrowStringArray(key), "t": time,
+                             "o": strings["operation"].codes})
+        keep = ~(keys.duplicated().to_numpy() & (keys["k"] != "").to_numpy())
+        duplicates = int(n - keep.sum())
+        rows = np.flatnonzero(keep)
+        sort_time = np.where(time[rows] == _NAT, np.iinfo(np.int64).max, time[rows])
+        rows = rows[np.argsort(sort_time, kind="stable")]
 
         data: dict[str, object] = {}
-        data["time"] = pd.to_datetime(cat(cols.pop("time"), np.int64), utc=True)
-        data["read_only"] = pd.array(cat(cols.pop("read_only"), np.int8), dtype="Int8").map(
-            {1: True, 0: False, -1: pd.NA}.get).astype("boolean") if chunks else pd.array([], dtype="boolean")
-        for name, parts in cols.items():
-            flat = [v for part in parts for v in part]
-            data[name] = flat
-        df = pd.DataFrame(data)
-        df["tables"] = [",".join(t) for t in tables]
-        names = [s.name for s in sources]
-        origin_codes = cat(origin, np.int64)
-        df["origin"] = [names[i] for i in origin_codes]
-        df["position"] = cat(position, np.int64)
-        df["offset"] = cat(offset, np.int64)
-        df["length"] = cat(length, np.int64)
-        df["_source"] = origin_codes
-        df["_tables"] = tables
-
-        # De-duplicate on (event_id, time, operation); rows without event_id use a raw digest.
-        key_id = np.where(df["event_id"].to_numpy(dtype=object) == "", np.asarray(dedup, dtype=object),
-                          df["event_id"].to_numpy(dtype=object)) if len(df) else np.empty(0, dtype=object)
-        keys = pd.DataFrame({"k": key_id, "t": df["time"], "o": df["operation"]})
-        dup = keys.duplicated().to_numpy() & (keys["k"].to_numpy() != "")
-        duplicates = int(dup.sum())
-        if duplicates:
-            df = df[~dup]
-        df = df.sort_values("time", kind="stable", na_position="last").reset_index(drop=True)
-
-        for name in CATEGORICAL:
-            df[name] = df[name].astype("category")
-        for name in UNIQUE_STRINGS:
-            df[name] = df[name].astype("string[pyarrow]")
-
-        table_lists = df.pop("_tables").tolist()
-        counts = np.fromiter((len(t) for t in table_lists), dtype=np.int64, count=len(table_lists))
-        table_rows = np.repeat(np.arange(len(table_lists), dtype=np.int64), counts)
-        flat = [name for t in table_lists for name in t]
-        codes, uniques = pd.factorize(pd.Series(flat, dtype=object)) if flat else (np.empty(0, np.int64), [])
-        return cls(df, sources, table_rows, np.asarray(codes, dtype=np.int64),
-                   [str(u) for u in uniques], duplicates)
+        data["time"] = pd.Series(time[rows].view("datetime64[ns]")).dt.tz_localize("UTC")
+        read_only = joined(lambda c: c.columns["read_only"], np.int8)[rows]
+        data["read_only"] = pd.arrays.BooleanArray(read_only == 1, read_only == -1)
+        for name in COLUMNS:
+            if name in strings:
+                data[name] = strings[name][rows]
+            elif name in unique:
+                data[name] = pd.arrays.ArrowStringArray(unique[name].take(pa.array(rows)))
+        names, name_codes = _factorize([s.name for s in sources])
+        data["origin"] = pd.Categorical.from_codes(name_codes[origin[rows]], categories=names)
+        labels, label_codes = _factorize([",".join(t) for t in combos])
+        data["tables"] = pd.Categorical.from_codes(label_codes[combo_codes[rows]],
+                                                   categories=labels)
+        data["position"] = joined(lambda c: c.position, np.int64)[rows]
+        data["offset"] = joined(lambda c: c.offset, np.int64)[rows]
+        data["length"] = joined(lambda c: c.length, np.int64)[rows]
+        data["_source"] = origin[rows]
+        df = pd.DataFrame(data, columns=[*COLUMNS, *LOCATORS, "_source"])
+        table_rows, table_codes, table_names = _membership(combos, combo_codes[rows])
+        return cls(df, sources, table_rows, table_codes, table_names, duplicates)
 
     # -- reading back -------------------------------------------------------------
     def raw(self, rows) -> list[bytes]:
@@ -196,3 +210,58 @@ class EventTable:
 
 
 ProgressCallback = Callable[[dict], None]
+
+
+def _categorical(values) -> pd.Categorical:
+    return values if isinstance(values, pd.Categorical) else pd.Categorical(list(values))
+
+
+def _union(parts: list[pd.Categorical]) -> pd.Categorical:
+    if not parts:
+        return pd.Categorical([], categories=pd.Index([], dtype=object))
+    return union_categoricals(parts, ignore_order=True) if len(parts) > 1 else parts[0]
+
+
+def _arrow(parts) -> pa.Array:
+    """One pyarrow string array from lists of str or pyarrow arrays."""
+    arrays = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(list(p), pa.string())
+              for p in parts]
+    if not arrays:
+        return pa.array([], pa.string())
+    return pa.chunked_array(arrays, pa.string()).combine_chunks()
+
+
+def _factorize(values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Distinct values in first-seen order and each value's code."""
+    seen: dict[str, int] = {}
+    codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64,
+                        count=len(values))
+    return list(seen), codes
+
+
+def _table_combos(per_chunk: list[list], n: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Distinct table tuples and, per row, the code of its tuple (calls repeat few combos)."""
+    seen: dict[tuple[str, ...], int] = {}
+    codes = np.empty(n, dtype=np.int64)
+    i = 0
+    for tables in per_chunk:
+        for t in tables:
+            codes[i] = seen.setdefault(t if type(t) is tuple else tuple(t), len(seen))
+            i += 1
+    return list(seen), codes
+
+
+def _membership(combos: list[tuple[str, ...]], row_combo: np.ndarray):
+    """Flat (row, table code) pairs of the rows' table tuples, and the table names."""
+    names, flat_codes = _factorize([name for combo in combos for name in combo])
+    sizes = np.fromiter((len(c) for c in combos), dtype=np.int64, count=len(combos))
+    starts = np.cumsum(sizes) - sizes
+    counts = sizes[row_combo] if len(combos) else np.zeros(len(row_combo), dtype=np.int64)
+    table_rows = np.repeat(np.arange(len(row_combo), dtype=np.int64), counts)
+    first = np.repeat(starts[row_combo] if len(combos) else counts, counts)
+    within = np.arange(len(table_rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+    table_codes = flat_codes[first + within] if len(table_rows) else np.empty(0, dtype=np.int64)
+    used = np.unique(table_codes)  # names only of tables that kept rows reference
+    remap = np.full(len(names), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return table_rows, remap[table_codes], [names[i] for i in used]

@@ -68,13 +68,19 @@ def decompress(data: bytes) -> bytes:
 
 
 class MemoryReader:
-    """Reads record spans from a buffer kept in memory (API pages, lookup-events output)."""
+    """Record texts kept in memory (API pages, lookup-events output), read back by span."""
 
-    def __init__(self, buffer: bytes):
-        self.buffer = buffer
+    def __init__(self, data: bytes = b""):
+        self.data = bytearray(data)
+
+    def append(self, blob: bytes) -> int:
+        """Store one record's text; returns its offset."""
+        offset = len(self.data)
+        self.data += blob
+        return offset
 
     def read(self, spans: list[tuple[int, int]]) -> list[bytes]:
-        return [self.buffer[offset:offset + length] for offset, length in spans]
+        return [bytes(self.data[offset:offset + length]) for offset, length in spans]
 
 
 def _address(buffer) -> int:
@@ -153,41 +159,30 @@ def _split_lines(data: bytes):
 
 
 def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
-                line_numbers: bool = False) -> tuple[Chunk, list[tuple[int, str]]]:
+                line_numbers: bool = False,
+                stored_at: list[int] | None = None) -> tuple[Chunk, list[tuple[int, str]]]:
     """Decode and normalise the records at `spans` of `buffer` into one Chunk.
 
+    `spans` are (position, offset, length); `stored_at[i]`, when given, is where span i's
+    text lives in the source's reader if that differs from its offset in `buffer`.
     Records that are not JSON objects, not CloudTrail, or Insights events are returned as
     (position, reason) and left out; every other record is kept.
     """
+    records, located, digests, bad = [], [], [], []
     view = memoryview(buffer)
-    records, kept_spans, bad = [], [], []
-    for position, offset, length in spans:
+    for index, (position, offset, length) in enumerate(spans):
         text = view[offset:offset + length]
-        where = f"line {position + 1}" if line_numbers else f"record {position}"
-        try:
-            rec = record_decoder.decode(text)
-        except msgspec.ValidationError:
-            try:
-                rec = coerce(Record, msgspec.json.decode(text))
-            except msgspec.DecodeError as exc:
-                bad.append((position, f"{where}: not valid JSON ({_short(exc)})"))
-                continue
-            if rec is None:
-                bad.append((position, f"{where}: not a JSON object"))
-                continue
-        except msgspec.DecodeError as exc:
-            bad.append((position, f"{where}: not valid JSON ({_short(exc)})"))
-            continue
-        if rec.eventTime is None and rec.eventName is None and rec.eventSource is None:
-            bad.append((position, f"{where}: not a CloudTrail record (no eventTime, eventName or eventSource)"))
-            continue
-        if is_insight(rec):
-            bad.append((position, f"{where}: CloudTrail Insights event, not an API call"))
+        rec = _decode_record(text)
+        if isinstance(rec, str):
+            where = f"line {position + 1}" if line_numbers else f"record {position}"
+            bad.append((position, f"{where}: {rec}"))
             continue
         records.append(rec)
-        kept_spans.append((position, offset, length))
+        located.append((position, offset if stored_at is None else stored_at[index], length))
+        # Old records have no eventID: a digest of their text stands in for de-duplication.
+        digests.append("" if rec.eventID else hashlib.blake2b(text, digest_size=16).hexdigest())
     strings, times, read_only, tables, kept = normalise(records, all_sources)
-    located = np.array([kept_spans[i] for i in kept], dtype=np.int64).reshape(-1, 3)
+    spans_kept = np.array(located, dtype=np.int64).reshape(-1, 3)[kept]
     columns: dict[str, object] = {
         "time": parse_times(times),
         "read_only": np.array(read_only, dtype=np.int8),
@@ -195,31 +190,52 @@ def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
     for name, values in strings.items():
         columns[name] = (pd.Categorical(values) if name in CATEGORICAL
                          else pa.array(values, pa.string()))
-    dedup_key = None
-    if "" in strings["event_id"]:
-        dedup_key = [hashlib.blake2b(view[offset:offset + length], digest_size=16).hexdigest()
-                     if not event_id else ""
-                     for event_id, (_, offset, length) in zip(strings["event_id"], located.tolist())]
+    dedup_key = [digests[i] for i in kept] if any(digests) else None
     chunk = Chunk(columns=columns, tables=tables, origin=np.zeros(len(kept), dtype=np.int64),
-                  position=located[:, 0].copy(), offset=located[:, 1].copy(),
-                  length=located[:, 2].copy(), sources=[source], dedup_key=dedup_key)
+                  position=spans_kept[:, 0].copy(), offset=spans_kept[:, 1].copy(),
+                  length=spans_kept[:, 2].copy(), sources=[source], dedup_key=dedup_key)
     return chunk, bad
 
 
+def _decode_record(text) -> Record | str:
+    """The record, or why it cannot be used."""
+    try:
+        rec = record_decoder.decode(text)
+    except msgspec.ValidationError:  # a field of an unexpected type: load it leniently
+        try:
+            rec = coerce(Record, msgspec.json.decode(text))
+        except msgspec.DecodeError as exc:
+            return f"not valid JSON ({_short(exc)})"
+        if rec is None:
+            return "not a JSON object"
+    except msgspec.DecodeError as exc:
+        return f"not valid JSON ({_short(exc)})"
+    if rec.eventTime is None and rec.eventName is None and rec.eventSource is None:
+        return "not a CloudTrail record (no eventTime, eventName or eventSource)"
+    if is_insight(rec):
+        return "CloudTrail Insights event, not an API call"
+    return rec
+
+
 def chunk_from_records(raws: list[bytes], source: SourceInfo, all_sources: bool,
-                       positions: list[int] | None = None) -> tuple[Chunk, list[tuple[int, str]]]:
+                       positions: list[int] | None = None,
+                       offsets: list[int] | None = None) -> tuple[Chunk, list[tuple[int, str]]]:
     """One Chunk from records that arrive one by one (LookupEvents pages).
 
-    The raw texts are joined into a `MemoryReader` set as `source.reader`, so
-    `EventTable.raw` returns each record verbatim.  `positions` (default 0..n-1) are the
-    records' positions in the source.  Returns the chunk and (position, reason) for each
-    record that could not be used.
+    The raw texts are appended to the source's `MemoryReader` (created and set as
+    `source.reader` if needed), so `EventTable.raw` returns each record verbatim; a
+    caller that already stored them passes their `offsets` in that reader.  `positions`
+    (default 0..n-1) are the records' positions in the source.  Returns the chunk and
+    (position, reason) for each record that could not be used.
     """
+    if offsets is None:
+        if not isinstance(source.reader, MemoryReader):
+            source.reader = MemoryReader()
+        offsets = [source.reader.append(raw) for raw in raws]
     buffer, spans, *_ = _joined(raws, [])
     if positions is not None:
         spans = [(positions[i], offset, length) for i, (_, offset, length) in enumerate(spans)]
-    source.reader = MemoryReader(buffer)
-    return build_chunk(buffer, spans, source, all_sources)
+    return build_chunk(buffer, spans, source, all_sources, stored_at=offsets)
 
 
 def decode_file(data: bytes, source: SourceInfo, all_sources: bool, file_reader):

@@ -7,8 +7,14 @@ verbatim text is read back from the file on demand rather than held in memory.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import multiprocessing
 import os
+import threading
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
+from typing import Iterable, Iterator
 
 from ddbtrail.events import Chunk, SourceInfo
 from loaders.decode import decode_file, decompress, skip_by_name
@@ -55,3 +61,57 @@ def parse_file(path: str, name: str | None = None,
     if chunk is not None:
         chunk.rejected = rejected
     return chunk, reason
+
+
+#: Files decoded in-process before worker processes start: small loads (tests, a
+#: single download) finish before a pool would have imported pandas.
+INLINE_FILES = 16
+
+
+def local_files(path: str) -> list[str]:
+    """The file itself, or every file under a folder (recursively, in name order)."""
+    if not os.path.isdir(path):
+        return [path]
+    found = []
+    for folder, dirs, files in os.walk(path):
+        dirs.sort()
+        found.extend(os.path.join(folder, name) for name in sorted(files))
+    return found
+
+
+def parse_files(items: Iterable[tuple[str, str]], all_sources: bool, workers: int | None,
+                cancel: threading.Event) -> Iterator[tuple[str, Chunk | None, str | None]]:
+    """(name, chunk, skip reason) for each (path, name), in order, decoded in processes.
+
+    `items` may be a stream (S3 downloads as they finish).  Stops early when `cancel`
+    is set; at most a few files per worker are in flight, which bounds memory.
+    """
+    items = iter(items)
+    for path, name in itertools.islice(items, INLINE_FILES):
+        if cancel.is_set():
+            return
+        yield name, *parse_file(path, name, all_sources)
+    workers = workers or os.cpu_count() or 1
+    if workers == 1:
+        for path, name in items:
+            if cancel.is_set():
+                return
+            yield name, *parse_file(path, name, all_sources)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["loaders.local"])
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pending: deque = deque()
+    try:
+        for path, name in items:
+            if cancel.is_set():
+                return
+            pending.append((name, pool.submit(parse_file, path, name, all_sources)))
+            while len(pending) >= 3 * workers:
+                name_done, future = pending.popleft()
+                yield name_done, *future.result()
+        while pending and not cancel.is_set():
+            name_done, future = pending.popleft()
+            yield name_done, *future.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
