@@ -16,7 +16,10 @@ from ddbtrail.events import EventTable
 from ddbtrail.query import QueryError, add_term, parse
 from loaders import LoadOptions, LoadReport
 from tui.actions import ActionCommands, bindings
+from tui.banner import LookupBanner, wants_banner
+from tui.drilldown import DrilldownScreen
 from tui.event_table import EventTableView
+from tui.export_dialog import ExportDialog
 from tui.facets import FacetColumn
 from tui.help import HelpScreen
 from tui.load_worker import load_chunks
@@ -59,6 +62,8 @@ class DdbTrailApp(App):
         with Horizontal(id="main"):
             yield FacetColumn(id="facets")
             with Vertical(id="centre"):
+                if wants_banner(self.sources):
+                    yield LookupBanner()
                 yield TimelinePane(id="timeline")
                 yield EventTableView(self.marks, id="events")
         yield Footer()
@@ -135,7 +140,6 @@ class DdbTrailApp(App):
             self.query_one(EventTableView).refresh()
 
     def on_open_event(self, message: OpenEvent) -> None:
-        from tui.drilldown import DrilldownScreen
         self.push_screen(DrilldownScreen(self.table, message.row, self.marks))
 
     def on_load_progress(self, message: LoadProgress) -> None:
@@ -145,8 +149,11 @@ class DdbTrailApp(App):
         self.loading = False
         self.report = message.report
         self.query_one(StatusLine).finished(message.report)
-        for path, reason in message.report.skipped[:5]:
-            self.notify(f"skipped {path}: {reason}", severity="warning", markup=False)
+        if wants_banner(self.sources, message.report.notes) and not self.query(LookupBanner):
+            self.query_one("#centre").mount(LookupBanner(), before=0)
+        problems = [f"skipped {path}: {reason}" for path, reason in message.report.skipped]
+        for problem in (message.report.errors + problems)[:5]:
+            self.notify(problem, severity="warning", markup=False)
 
     # -- actions ------------------------------------------------------------------
     def action_focus_query(self) -> None:
@@ -166,7 +173,6 @@ class DdbTrailApp(App):
         self.refresh_views()
 
     def action_export(self) -> None:
-        from tui.export_dialog import ExportDialog
         self.push_screen(ExportDialog(self.table, self.order, self.query_text, self.marks))
 
     def action_cancel_load(self) -> None:

@@ -22,13 +22,15 @@ from tui.messages import EventHighlighted, OpenEvent, ToggleMark
 #: (column, header, minimum width, flexible); columns drop from the end when space runs out.
 COLUMNS = [
     ("time", "time (UTC)", 19, False),
-    ("operation", "operation", 12, False),
-    ("principal", "principal", 14, True),
+    ("operation", "operation", 14, False),
+    ("principal", "principal", 12, True),
     ("error", "error", 12, False),
     ("tables", "table", 12, False),
     ("ip", "ip", 15, False),
 ]
 SORT_COLUMNS = [c[0] for c in COLUMNS]
+#: Below this width times drop the year ("11-20 09:00:00") to leave room for the error column.
+SHORT_TIME_BELOW = 100
 
 
 class _Column:
@@ -76,7 +78,7 @@ class EventTableView(ScrollView, can_focus=True):
         if table is not self.table:
             self.table = table
             self._columns = {c: _Column(table.df[c]) for c, *_ in COLUMNS if c != "time"}
-            self._times = table.df["time"].to_numpy().astype("datetime64[s]")
+            self._times = table.df["time"].dt.tz_convert(None).to_numpy().astype("datetime64[s]")
         self.mask = mask
         self._resort(keep_row=self.current_row)
 
@@ -154,6 +156,8 @@ class EventTableView(ScrollView, can_focus=True):
     def layout(self, width: int) -> list[tuple[str, str, int]]:
         """(column, header, width) that fit in `width`; the principal column takes the slack."""
         fitted = list(COLUMNS)
+        if width < SHORT_TIME_BELOW:
+            fitted[0] = ("time", "time (UTC)", 14, False)
         while len(fitted) > 1 and 2 + sum(c[2] + 1 for c in fitted) > width:
             fitted.pop()
         slack = max(0, width - 2 - sum(c[2] + 1 for c in fitted))
@@ -164,7 +168,7 @@ class EventTableView(ScrollView, can_focus=True):
         out = []
         for column, _, w in self.layout(width):
             if column == "time":
-                text = str(self._times[row]).replace("T", " ")
+                text = str(self._times[row]).replace("T", " ")[-w:]
             else:
                 text = self._columns[column].label(row)
             out.append(_fit(text, w, keep_end=column == "principal"))

@@ -9,7 +9,7 @@ from textual.widgets import Static
 from tui.actions import bindings, help_rows
 
 SCOPE_TITLES = {"app": "Anywhere", "facets": "Facet panes", "table": "Event table",
-                "query": "Query line", "timeline": "Timeline", "drilldown": "Drill-down",
+                "query": "Query line", "help": "Help screen", "timeline": "Timeline", "drilldown": "Drill-down",
                 "export": "Export dialog", "coverage": "Coverage"}
 
 

@@ -34,8 +34,8 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
                 next_rebuild = 2 * events
     except Exception as error:  # a broken source must not take down the console
         report.errors.append(f"{type(error).__name__}: {error}")
-    report.cancelled = report.cancelled or cancel.is_set()
     table = EventTable.from_chunks(chunks)
+    report.events, report.duplicates = len(table), table.duplicates
     publish(table)
     post(LoadFinished(report))
     return table

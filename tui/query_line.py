@@ -79,10 +79,10 @@ class QueryLine(Vertical):
         error = self.error_for(text)
         self.set_class(error is not None, "-invalid")
         if error is not None:
-            marker = " " * error.position + "^ "
-            self.query_one("#query-error", Static).update(
-                Text.assemble(marker, printable(str(error.message)),
-                              f" (column {error.position + 1})"))
+            expected = f"; expected {error.expected}" if error.expected else ""
+            self.query_one("#query-error", Static).update(Text.assemble(
+                " " * error.position + "^ ", printable(error.message + expected),
+                f" (column {error.position + 1})"))
         return error
 
     def on_input_changed(self, event: Input.Changed) -> None:

@@ -1,0 +1,160 @@
+"""Console responsiveness at 1M events, driven headless with Pilot.
+
+    .venv/bin/python bench/ui.py [--events 1000000] [--repeat 20]
+
+Prints p50/p95 (ms) for: facet toggle -> counts + timeline + first table page recomputed;
+scroll one page; open drill-down; and time to first paint of `ddbtrail demo` measured in a
+fresh interpreter (imports included).  Targets: toggle <= 50 ms p95, drill-down <= 100 ms,
+demo first paint <= 1.5 s.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ddbtrail.events import COLUMNS, Chunk, EventTable, SourceInfo  # noqa: E402
+from ddbtrail.query import add_term  # noqa: E402
+from tui.app import DdbTrailApp  # noqa: E402
+from tui.drilldown import DrilldownScreen  # noqa: E402
+from tui.event_table import EventTableView  # noqa: E402
+from tui.timeline import TimelinePane  # noqa: E402
+
+ROLE = "arn:aws-us-gov:iam::111122223333:role/"
+OPERATIONS = ["GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "Scan", "BatchGetItem",
+              "BatchWriteItem", "DescribeTable", "ListTables", "TransactWriteItems"]
+ERRORS = ["", "", "", "", "", "", "", "", "", "ConditionalCheckFailedException", "AccessDenied",
+          "ProvisionedThroughputExceededException"]
+
+
+class SyntheticReader:
+    """Record bytes made up on demand, so drill-down reads something of realistic size."""
+
+    def read(self, spans):
+        return [json.dumps({"eventID": f"e-{offset}", "eventName": "GetItem",
+                            "requestParameters": {"tableName": "Orders", "key": {"pk": {"S": "x" * 40}}},
+                            "userAgent": "aws-sdk-java/2.20 " * 4}).encode() for offset, _ in spans]
+
+
+def synthetic_table(n: int, seed: int = 7) -> EventTable:
+    """`n` events over a week from 200 principals, 30 tables, 500 IPs (one Chunk)."""
+    rng = np.random.default_rng(seed)
+    start = np.datetime64("2026-11-14T00:00:00", "ns").astype(np.int64)
+    times = np.sort(start + rng.integers(0, 7 * 86_400 * 10**9, n))
+
+    def pick(values):
+        values = np.asarray(values, dtype=object)
+        return values[rng.integers(0, len(values), n)].tolist()
+
+    principals = [ROLE + f"Service{i}" for i in range(200)]
+    tables = [f"Table{i}" for i in range(30)]
+    columns: dict[str, object] = {c: [""] * n for c in COLUMNS if c not in ("tables", "origin")}
+    columns.update(
+        time=times, read_only=rng.integers(0, 2, n).astype(np.int8),
+        operation=pick(OPERATIONS), principal=pick(principals), error=pick(ERRORS),
+        ip=pick([f"10.0.{i // 250}.{i % 250}" for i in range(500)]),
+        user_agent=pick([f"aws-sdk-java/2.{i}" for i in range(20)]),
+        region=pick(["us-gov-west-1", "us-gov-east-1"]), source=["dynamodb.amazonaws.com"] * n,
+        plane=pick(["data", "data", "data", "control"]), event_id=[f"e-{i}" for i in range(n)])
+    chunk = Chunk(columns=columns, tables=[(t,) for t in pick(tables)],
+                  origin=np.zeros(n, dtype=np.int64), position=np.arange(n),
+                  offset=np.arange(n) * 1500, length=np.full(n, 1400),
+                  sources=[SourceInfo("synthetic", "file", reader=SyntheticReader())])
+    return EventTable.from_chunks([chunk])
+
+
+def percentiles(samples: list[float]) -> str:
+    ms = np.array(samples) * 1000
+    return f"p50 {np.percentile(ms, 50):7.1f} ms   p95 {np.percentile(ms, 95):7.1f} ms   (n={len(ms)})"
+
+
+async def drive(table: EventTable, repeat: int) -> dict[str, list[float]]:
+    app = DdbTrailApp(["synthetic"], table=table)
+    results: dict[str, list[float]] = {"toggle": [], "scroll": [], "drilldown": []}
+    async with app.run_test(size=(160, 48)) as pilot:
+        view = app.query_one(EventTableView)
+        timeline = app.query_one(TimelinePane)
+        principals = [str(p) for p in table.df["principal"].cat.categories[:repeat]]
+        for principal in principals:
+            for text in (add_term("", "principal", principal), ""):
+                t0 = time.perf_counter()
+                app.apply_query(text)
+                timeline.render()                       # timeline buckets for the new mask
+                for y in range(view.size.height):        # the first table page
+                    view.render_line(y)
+                await pilot.pause()
+                results["toggle"].append(time.perf_counter() - t0)
+        view.focus()
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            await pilot.press("pagedown")
+            for y in range(view.size.height):
+                view.render_line(y)
+            results["scroll"].append(time.perf_counter() - t0)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            await pilot.press("enter")
+            while not isinstance(app.screen, DrilldownScreen):
+                await pilot.pause()
+            await pilot.pause()
+            results["drilldown"].append(time.perf_counter() - t0)
+            await pilot.press("escape")
+            await pilot.pause()
+            await pilot.press("down")
+    return results
+
+
+FIRST_PAINT = """
+import asyncio
+import time
+from loaders import LoadOptions
+from loaders.demo import demo_dir
+from tui.app import DdbTrailApp
+async def main():
+    app = DdbTrailApp([str(demo_dir())], LoadOptions())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        print(time.time())
+        app.cancel.set()
+asyncio.run(main())
+"""
+
+
+def first_paint(repeat: int) -> list[float]:
+    """Seconds from launching a fresh interpreter to its first painted screen."""
+    root = Path(__file__).resolve().parents[1]
+    runs = []
+    for _ in range(repeat):
+        t0 = time.time()
+        out = subprocess.run([sys.executable, "-c", FIRST_PAINT], cwd=root, check=True,
+                             capture_output=True, text=True).stdout
+        runs.append(float(out.split()[-1]) - t0)
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    table = synthetic_table(args.events)
+    print(f"built {len(table):,} events in {time.perf_counter() - t0:.1f} s")
+    results = asyncio.run(drive(table, args.repeat))
+    print(f"facet toggle -> counts + timeline + first page : {percentiles(results['toggle'])}  target p95 <= 50 ms")
+    print(f"scroll one page                                : {percentiles(results['scroll'])}")
+    print(f"open drill-down                                : {percentiles(results['drilldown'])}  target <= 100 ms")
+    paint = first_paint(3)
+    print(f"ddbtrail demo first paint                      : {percentiles(paint)}  target <= 1500 ms")
+
+
+if __name__ == "__main__":
+    main()
