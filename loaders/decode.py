@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import zlib
 from collections import OrderedDict
 
@@ -24,8 +25,9 @@ from loaders.normalise import Record, coerce, is_insight, normalise, parse_times
 
 try:
     from isal import igzip as _gzip
+    from isal.igzip_lib import IsalError
 except ImportError:  # pragma: no cover - isal is a dependency; plain gzip is only slower
-    _gzip = gzip
+    _gzip, IsalError = gzip, zlib.error
 
 GZIP_MAGIC = b"\x1f\x8b"
 DIGEST_FILE = "CloudTrail digest file (log-integrity hashes, no events)"
@@ -63,7 +65,7 @@ def decompress(data: bytes) -> bytes:
         return _gzip.decompress(data)
     except EOFError:
         raise ValueError("truncated gzip (the compressed stream ends early)") from None
-    except (OSError, zlib.error) as exc:
+    except (OSError, zlib.error, IsalError) as exc:
         raise ValueError(f"corrupt gzip ({exc})") from None
 
 
@@ -202,19 +204,31 @@ def _decode_record(text) -> Record | str:
     try:
         rec = record_decoder.decode(text)
     except msgspec.ValidationError:  # a field of an unexpected type: load it leniently
-        try:
-            rec = coerce(Record, msgspec.json.decode(text))
-        except msgspec.DecodeError as exc:
-            return f"not valid JSON ({_short(exc)})"
-        if rec is None:
-            return "not a JSON object"
+        rec = coerce(Record, msgspec.json.decode(text))
     except msgspec.DecodeError as exc:
-        return f"not valid JSON ({_short(exc)})"
+        rec = _decode_odd_text(text)
+        if rec is None:
+            return f"not valid JSON ({_short(exc)})"
+    if rec is None:
+        return "not a JSON object"
     if rec.eventTime is None and rec.eventName is None and rec.eventSource is None:
         return "not a CloudTrail record (no eventTime, eventName or eventSource)"
     if is_insight(rec):
         return "CloudTrail Insights event, not an API call"
     return rec
+
+
+def _decode_odd_text(text) -> Record | None:
+    """Records msgspec refuses but Python's json reads: lone surrogate escapes, bad UTF-8.
+
+    The columns get U+FFFD / "?" for the unencodable parts; the verbatim bytes are untouched.
+    """
+    try:
+        value = json.loads(bytes(text).decode("utf-8", "replace"))
+    except ValueError:
+        return None
+    clean = json.dumps(value, ensure_ascii=False).encode("utf-8", "replace")
+    return coerce(Record, msgspec.json.decode(clean))
 
 
 def chunk_from_records(raws: list[bytes], source: SourceInfo, all_sources: bool,
