@@ -88,6 +88,12 @@ def iter_chunks(sources: list[str], opts: LoadOptions | None = None, progress=No
     cancel = cancel or threading.Event()
     report = report if report is not None else LoadReport()
     window = _window(opts)
+    if opts.trail:
+        from loaders.trail import resolve_trail
+        try:
+            sources = [*sources, *resolve_trail(opts.trail, opts)]
+        except Exception as exc:  # reported like any unreadable source
+            report.errors.append(f"--trail {opts.trail}: {exc}")
     for spec in sources:
         if cancel.is_set():
             break

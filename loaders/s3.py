@@ -100,6 +100,28 @@ def s3_files(uri: str, opts: LoadOptions, report: LoadReport,
         pool.shutdown(wait=False, cancel_futures=True)
 
 
+def list_folders(s3, bucket: str, prefix: str) -> list[str]:
+    """Names of the sub-folders directly under `prefix` (one delimiter listing)."""
+    return [p["Prefix"][len(prefix):].rstrip("/")
+            for page in _pages(s3, bucket, prefix, "/") for p in page.get("CommonPrefixes", [])]
+
+
+def _pages(s3, bucket: str, prefix: str, delimiter: str):
+    """Pages of ListObjectsV2; bucket-level failures become S3SourceError."""
+    kwargs = {"Bucket": bucket, "Prefix": prefix}
+    if delimiter:
+        kwargs["Delimiter"] = delimiter
+    where = f"s3://{bucket}/{prefix}"
+    try:
+        yield from s3.get_paginator("list_objects_v2").paginate(**kwargs)
+    except ClientError as err:
+        code = err.response.get("Error", {}).get("Code", "")
+        what = _BUCKET_ERRORS.get(code, err.response.get("Error", {}).get("Message", ""))
+        raise S3SourceError(f"cannot list {where}: {code or 'error'}: {what}") from err
+    except BotoCoreError as err:
+        raise S3SourceError(f"cannot list {where}: {err}") from err
+
+
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
@@ -117,29 +139,13 @@ class _Listing:
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"
 
-    def _pages(self, prefix: str, delimiter: str):
-        """Pages of ListObjectsV2; bucket-level failures become S3SourceError."""
-        kwargs = {"Bucket": self.bucket, "Prefix": prefix}
-        if delimiter:
-            kwargs["Delimiter"] = delimiter
-        try:
-            yield from self.s3.get_paginator("list_objects_v2").paginate(**kwargs)
-        except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
-            what = _BUCKET_ERRORS.get(code, err.response.get("Error", {}).get("Message", ""))
-            raise S3SourceError(f"cannot list {self.uri(prefix)}: {code or 'error'}: {what}") from err
-        except BotoCoreError as err:
-            raise S3SourceError(f"cannot list {self.uri(prefix)}: {err}") from err
-
     def folders(self, prefix: str) -> list[str]:
-        """Names of the sub-folders directly under `prefix`."""
-        return [p["Prefix"][len(prefix):].rstrip("/")
-                for page in self._pages(prefix, "/") for p in page.get("CommonPrefixes", [])]
+        return list_folders(self.s3, self.bucket, prefix)
 
     def objects(self, prefix: str) -> list[LogObject]:
         """Every object under `prefix`, folder markers left out."""
         return [LogObject(o["Key"], o.get("ETag", "").strip('"'), o.get("Size", 0))
-                for page in self._pages(prefix, "") for o in page.get("Contents", [])
+                for page in _pages(self.s3, self.bucket, prefix, "") for o in page.get("Contents", [])
                 if not o["Key"].endswith("/")]
 
     # -- the layout ---------------------------------------------------------------

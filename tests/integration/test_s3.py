@@ -7,38 +7,20 @@ import gzip
 import os
 import stat
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
-import boto3
 import pytest
 
-from loaders import LoadOptions, LoadReport
+from loaders import LoadOptions, LoadReport, load
 from loaders.s3 import S3SourceError, s3_files
-from tests.servers.moto_server import log_key, put_trail_logs
+from tests.servers.moto_server import (DELIVERIES, END, GOV_REGIONS, START, dynamodb_record,
+                                       log_key, make_bucket, put_trail_logs, s3_client)
 
 ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
-GOV_REGIONS = ["us-gov-west-1", "us-gov-east-1"]
-FIRST_DAY = datetime(2026, 11, 16, tzinfo=timezone.utc)
-#: Four deliveries a day for a week: just after midnight (holds the previous day's last
-#: minutes), morning, afternoon, and just before midnight.
-DELIVERIES = [FIRST_DAY + timedelta(days=d, hours=h, minutes=m)
-              for d in range(7) for h, m in ((0, 3), (8, 5), (16, 5), (23, 58))]
-START = datetime(2026, 11, 18, tzinfo=timezone.utc)
-END = datetime(2026, 11, 19, 23, 59, 59, tzinfo=timezone.utc)
 #: Files that can hold events of START..END: all of the 18th and 19th, plus the 20th's
 #: 00:03 delivery (it holds the 19th's last minutes); not the 17th's 23:58 one.
 IN_WINDOW = [t for t in DELIVERIES if START <= t <= END + timedelta(minutes=20)]
-
-
-def s3_client(endpoint: str, region: str = "us-gov-west-1"):
-    return boto3.client("s3", endpoint_url=endpoint, region_name=region)
-
-
-def make_bucket(endpoint: str, name: str, region: str = "us-gov-west-1"):
-    s3 = s3_client(endpoint, region)
-    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
-    return s3
 
 
 def collect(uri: str, opts: LoadOptions, **kwargs) -> tuple[list[tuple[str, str]], LoadReport]:
@@ -248,3 +230,40 @@ def test_folder_without_awslogs_layout_loads_every_object_with_a_note(moto_endpo
                                            "s3://copied-logs/incident-42/deeper/b.json.gz"]
     assert report.notes == ["s3://copied-logs/incident-42/: no AWSLogs/ folder, "
                             "so every object under it was listed"]
+
+
+# -- end to end through loaders.load() ------------------------------------------------------
+def test_load_reads_the_window_and_reopening_it_fetches_nothing(moto_endpoint, govcloud_trail,
+                                                               tmp_path):
+    opts = LoadOptions(start=START, end=END, endpoint_url=moto_endpoint, cache_dir=str(tmp_path))
+    updates: list[dict] = []
+    table, report = load(["s3://gov-trail"], opts, progress=updates.append)
+    # One record per file, two minutes before its delivery: the 20th's 00:03 file is read
+    # (it could hold the 19th's last minutes) but its record falls outside the window.
+    inside = [t for t in IN_WINDOW if START <= t - timedelta(minutes=2) <= END]
+    assert len(inside) == 8
+    assert set(table.df["event_id"]) == {dynamodb_record(ACCOUNT, r, t - timedelta(minutes=2))["eventID"]
+                                         for r in GOV_REGIONS for t in inside}
+    assert report.files_read == report.objects_fetched == 18
+    assert report.errors == []
+    assert updates[-1]["stage"] == "s3" and updates[-1]["files_done"] == 18
+    assert "events" in updates[-1]
+    verbatim = table.raw([0])[0]
+    assert verbatim.startswith(b'{"eventVersion"') and table.df["event_id"].iat[0].encode() in verbatim
+
+    again, second = load(["s3://gov-trail"], opts)
+    assert second.objects_fetched == 0
+    assert set(again.df["event_id"]) == set(table.df["event_id"])
+
+
+def test_load_skips_a_corrupt_object_and_keeps_the_rest(moto_endpoint, tmp_path):
+    s3 = make_bucket(moto_endpoint, "corrupt-trail")
+    keys = put_trail_logs(s3, "corrupt-trail", "AWSLogs/", [ACCOUNT], ["us-gov-west-1"],
+                          DELIVERIES[9:12], digests=False)
+    broken = log_key("AWSLogs/", ACCOUNT, "us-gov-west-1", DELIVERIES[9] + timedelta(minutes=5))
+    s3.put_object(Bucket="corrupt-trail", Key=broken, Body=b"\x1f\x8b\x08\x00 truncated")
+    table, report = load(["s3://corrupt-trail"], LoadOptions(
+        start=START, end=END, endpoint_url=moto_endpoint, cache_dir=str(tmp_path)))
+    assert len(table) == len(keys) == 3
+    assert [path for path, _ in report.skipped] == [f"s3://corrupt-trail/{broken}"]
+    assert report.skipped[0][1]

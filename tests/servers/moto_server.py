@@ -12,9 +12,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import unquote
 
+import boto3
 from moto.server import ThreadedMotoServer
 
 #: Credentials moto accepts; set so boto3 never looks for real ones.
@@ -150,3 +151,25 @@ def put_trail_logs(s3, bucket: str, folder: str, accounts: list[str], regions: l
                     s3.put_object(Bucket=bucket, Key=digest_key(folder, account, region, delivered),
                                   Body=gzip.compress(b'{"digestStartTime": "x"}'))
     return written
+
+
+# -- a week of GovCloud trail logs, shared by the S3 and trail tests ------------------------
+GOV_REGIONS = ["us-gov-west-1", "us-gov-east-1"]
+FIRST_DAY = datetime(2026, 11, 16, tzinfo=timezone.utc)
+#: Four deliveries a day for a week: just after midnight (holds the previous day's last
+#: minutes), morning, afternoon, and just before midnight.
+DELIVERIES = [FIRST_DAY + timedelta(days=d, hours=h, minutes=m)
+              for d in range(7) for h, m in ((0, 3), (8, 5), (16, 5), (23, 58))]
+START = datetime(2026, 11, 18, tzinfo=timezone.utc)
+END = datetime(2026, 11, 19, 23, 59, 59, tzinfo=timezone.utc)
+
+
+def s3_client(endpoint: str, region: str = "us-gov-west-1"):
+    return boto3.client("s3", endpoint_url=endpoint, region_name=region)
+
+
+def make_bucket(endpoint: str, name: str, region: str = "us-gov-west-1"):
+    """Create a bucket in `region` on the moto server; returns a client for it."""
+    s3 = s3_client(endpoint, region)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return s3
