@@ -154,28 +154,33 @@ def _report_load_problems(report) -> None:
         print(f"error: {printable(error)}", file=err)
 
 
-def _where_mask(table, where: str):
-    """Boolean mask of `where` over the table; a syntax error is shown with a caret."""
+def _parse_where(where: str):
+    """The parsed --where query (None when empty), checked before any slow loading.
+
+    A syntax error is shown with a caret under the position the parser names.
+    """
     if not where:
-        return np.ones(len(table), dtype=bool)
+        return None
     from ddbtrail.query import QueryError, parse
 
     try:
-        query = parse(where)
+        return parse(where)
     except QueryError as error:
-        position = getattr(error, "position", 0) or 0
-        shown = printable(where)
-        caret = " " * len(printable(where[:position])) + "^"
-        raise UsageError(f"bad --where: {printable(str(error))}\n  {shown}\n  {caret}") from None
-    return np.asarray(query.mask(table), dtype=bool)
+        caret = " " * len(printable(where[:error.position])) + "^"
+        raise UsageError(f"bad --where: {printable(str(error))}\n  {printable(where)}\n  {caret}") from None
+
+
+def _mask(table, query):
+    return np.ones(len(table), dtype=bool) if query is None else np.asarray(query.mask(table), dtype=bool)
 
 
 # -- subcommands --------------------------------------------------------------------
 def run_summary(args) -> int:
     from ddbtrail.summary import summary
 
+    query = _parse_where(args.where)
     table, report = _load(args)
-    result = summary(table, _where_mask(table, args.where), report)
+    result = summary(table, _mask(table, query), report)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
@@ -186,8 +191,9 @@ def run_summary(args) -> int:
 def run_export(args) -> int:
     from ddbtrail.export import export, manifest_path
 
+    query = _parse_where(args.where)
     table, report = _load(args)
-    rows = np.flatnonzero(_where_mask(table, args.where))
+    rows = np.flatnonzero(_mask(table, query))
     progress = None
     if sys.stderr.isatty():
         def progress(done, total):
@@ -228,41 +234,57 @@ def run_demo(args) -> int:
 
 
 def run_coverage(args) -> int:
-    from ddbtrail.coverage import report
+    from botocore.exceptions import BotoCoreError, ClientError
 
-    return report(args)
+    from ddbtrail.coverage import render_text
+    from loaders.coverage import fetch_coverage
+
+    try:
+        result = fetch_coverage(_load_options(args), args.table)
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(f"cannot read the trails: {printable(str(error))}") from None
+    sys.stdout.write(json.dumps(result) + "\n" if args.json else render_text(result))
+    return 0
 
 
 # -- human output -------------------------------------------------------------------
-def _counts_table(title: str, counts: dict[str, int]) -> Table:
+def _counts_table(counts: dict[str, int]) -> Table:
     """Top rows of one breakdown; record strings as plain Text, so markup prints literally."""
-    table = Table(title=title, title_justify="left", show_header=False, box=None, pad_edge=False)
+    table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(overflow="fold")
     table.add_column(justify="right")
     for name, n in list(counts.items())[:TOP_ROWS]:
         table.add_row(Text(printable(name, max_len=CELL_CHARS)), f"{n:,}")
     if len(counts) > TOP_ROWS:
         rest = sum(list(counts.values())[TOP_ROWS:])
-        table.add_row(Text(f"… {len(counts) - TOP_ROWS:,} more", style="dim"), f"{rest:,}")
+        table.add_row(Text(f"… {len(counts) - TOP_ROWS:,} more"), f"{rest:,}")
     return table
 
 
+BREAKDOWNS = (("by_operation", "Operations"), ("by_principal", "Principals"),
+              ("by_table", "Tables (an event counts once for each table it touches)"),
+              ("by_error", "Errors"), ("by_region", "Regions"), ("by_ip", "Source IPs"))
+
+
 def print_summary(result: dict, console: Console) -> None:
-    first, last = result["time_range"] or ("-", "-")
-    console.print(Text(f"{result['events']:,} events from {result['files']['read']:,} files, "
-                       f"{first} to {last}"
-                       + (f" ({result['duplicates_dropped']:,} duplicates dropped)"
-                          if result.get("duplicates_dropped") else "")))
-    for key, title in (("by_operation", "Operations"), ("by_principal", "Principals"),
-                       ("by_table", "Tables (an event counts for each table it touches)"),
-                       ("by_error", "Errors"), ("by_region", "Regions"), ("by_ip", "Source IPs")):
-        if result.get(key):
+    headline = f"{result['events']:,} events"
+    if result["events"] != result["events_loaded"]:
+        headline += f" matching (of {result['events_loaded']:,} loaded)"
+    headline += f" from {result['files']['read']:,} files"
+    if result["time_range"]:
+        headline += ", {} to {}".format(*result["time_range"])
+    if result["duplicates_dropped"]:
+        headline += f" ({result['duplicates_dropped']:,} duplicates dropped)"
+    console.print(Text(headline))
+    for key, title in BREAKDOWNS:
+        if result[key]:
             console.print()
-            console.print(_counts_table(title, result[key]))
+            console.print(Text(title, style="bold"))
+            console.print(_counts_table(result[key]))
     skipped = result["files"]["skipped"]
     if skipped:
         console.print()
-        console.print(Text(f"{len(skipped):,} files skipped (details on stderr)"))
+        console.print(Text(f"{len(skipped):,} files skipped (listed on stderr)"))
 
 
 def main(argv: list[str] | None = None) -> int:

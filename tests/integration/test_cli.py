@@ -1,0 +1,243 @@
+"""The real `ddbtrail` command in a subprocess on local trees: exit statuses, messages, exports."""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from ddbtrail.query import QueryError, parse
+
+ACCOUNT = "111122223333"
+APP = f"arn:aws-us-gov:iam::{ACCOUNT}:role/App"
+HOSTILE_AGENT = "=cmd|' /C calc'!A0 [bold red]pwned[/] \x1b]52;c;ZXZpbA==\x07 \x1b[2J"
+
+
+def record(i: int, op: str = "GetItem", table: str = "Orders", principal_role: str = "App",
+           error: str | None = None, agent: str = "aws-sdk-java/2.20") -> dict:
+    rec = {
+        "eventVersion": "1.09",
+        "userIdentity": {
+            "type": "AssumedRole", "principalId": "AROAEXAMPLE:worker",
+            "arn": f"arn:aws-us-gov:sts::{ACCOUNT}:assumed-role/{principal_role}/worker",
+            "accountId": ACCOUNT, "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+                                                 "arn": f"arn:aws-us-gov:iam::{ACCOUNT}:role/{principal_role}",
+                                                 "accountId": ACCOUNT, "userName": principal_role}},
+        },
+        "eventTime": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z",
+        "eventSource": "dynamodb.amazonaws.com",
+        "eventName": op,
+        "awsRegion": "us-gov-west-1",
+        "sourceIPAddress": "10.0.0.5",
+        "userAgent": agent,
+        "requestParameters": {"tableName": table, "key": {"id": {"S": str(i)}}},
+        "responseElements": None,
+        "requestID": f"REQ{i:05d}",
+        "eventID": f"00000000-0000-0000-0000-{i:012d}",
+        "readOnly": op in ("GetItem", "Query", "Scan"),
+        "resources": [{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
+                       "ARN": f"arn:aws-us-gov:dynamodb:us-gov-west-1:{ACCOUNT}:table/{table}"}],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": ACCOUNT,
+        "eventCategory": "Data",
+    }
+    if error:
+        rec["errorCode"], rec["errorMessage"] = error, "User is not authorized"
+    return rec
+
+
+def texts(records: list[dict]) -> list[bytes]:
+    return [json.dumps(r, separators=(",", ":")).encode() for r in records]
+
+
+def cloudtrail_file(record_texts: list[bytes]) -> bytes:
+    return b'{"Records":[' + b",".join(record_texts) + b"]}"
+
+
+GOOD_A = texts([record(i) for i in range(5)]
+               + [record(5, "Scan", "Patients", "Scanner", agent=HOSTILE_AGENT),
+                  record(6, "Scan", "Cases", "Scanner", error="AccessDeniedException")])
+# Hand-written: odd spacing, unicode escapes and raw UTF-8 inside a record.
+GOOD_B = [
+    json.dumps(record(7, "PutItem"), separators=(", ", " : "), ensure_ascii=True).encode().replace(
+        b'"aws-sdk-java/2.20"', b'"caf\\u00e9 \\ud83d\\ude00 \\"agent\\""'),
+    json.dumps(record(8, "DeleteItem", "Orders"), ensure_ascii=False).encode().replace(
+        b"aws-sdk-java/2.20", "שלום\u200b".encode()),
+]
+
+
+@pytest.fixture
+def mixed_tree(tmp_path) -> Path:
+    """Two good files (one gzip named .json, one plain) beside corrupt and foreign ones."""
+    root = tmp_path / "logs"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.json").write_bytes(gzip.compress(cloudtrail_file(GOOD_A)))  # gzip found by magic
+    (root / "sub" / "b.json").write_bytes(b'{"Records":[\n  ' + b",\n  ".join(GOOD_B) + b"\n]}\n")
+    (root / "sub" / "broken.json.gz").write_bytes(gzip.compress(cloudtrail_file(GOOD_A))[:40])
+    (root / "other.json").write_bytes(b'{"hello": "world"}')
+    return root
+
+
+@pytest.fixture
+def bad_tree(tmp_path) -> Path:
+    root = tmp_path / "bad"
+    root.mkdir()
+    (root / "broken.json.gz").write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    (root / "empty.json").write_bytes(b"")
+    (root / "other.json").write_bytes(b'{"hello": "world"}')
+    return root
+
+
+def ddbtrail(*args, cwd=None) -> subprocess.CompletedProcess:
+    """Run the installed console script, as a user would."""
+    script = shutil.which("ddbtrail", path=os.path.dirname(sys.executable))
+    assert script, "the ddbtrail console script is not installed in this environment"
+    return subprocess.run([script, *map(str, args)], capture_output=True, cwd=cwd, timeout=120)
+
+
+def test_summary_json_loads_good_files_and_reports_skipped(mixed_tree):
+    run = ddbtrail("summary", mixed_tree, "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["events"] == 9
+    assert result["time_range"] == ["2026-11-20T10:00:00Z", "2026-11-20T10:00:08Z"]
+    assert result["by_operation"] == {"GetItem": 5, "Scan": 2, "DeleteItem": 1, "PutItem": 1}
+    assert result["by_principal"] == {APP: 7, f"arn:aws-us-gov:iam::{ACCOUNT}:role/Scanner": 2}
+    assert result["by_table"] == {"Orders": 7, "Cases": 1, "Patients": 1}
+    assert result["by_error"] == {"AccessDeniedException": 1}
+    assert result["files"]["read"] == 2
+    skipped = {Path(s["path"]).name: s["reason"] for s in result["files"]["skipped"]}
+    assert set(skipped) == {"broken.json.gz", "other.json"}
+    assert all(reason for reason in skipped.values())
+
+
+def test_summary_human_reports_skipped_and_prints_hostile_strings_literally(mixed_tree):
+    run = ddbtrail("summary", mixed_tree, "--where", "principal:*Scanner*")
+    assert run.returncode == 0, run.stderr
+    out, err = run.stdout.decode(), run.stderr.decode()
+    assert "broken.json.gz" in err and "other.json" in err and "skipped" in err
+    assert "2 events" in out
+    assert "Scanner" in out and "AccessDeniedException" in out
+    assert not any(ch in out for ch in "\x1b\x07\r"), "a record string reached the terminal as control"
+
+
+def test_summary_human_shows_hostile_record_strings_literally(tmp_path):
+    hostile = texts([record(0, table="[bold red]Orders[/]", principal_role="[link=http://x]r[/link]\x1b[2J\x07")])
+    (tmp_path / "h.json").write_bytes(cloudtrail_file(hostile))
+    run = ddbtrail("summary", tmp_path / "h.json")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.decode()
+    assert "[bold red]Orders[/]" in out
+    assert "[link=http://x]r[/link]\u241b[2J\u2407" in out  # ESC and BEL shown as ␛ and ␇
+    assert "\x1b" not in out and "\x07" not in out
+
+
+def test_nothing_readable_exits_2_with_a_message(bad_tree):
+    run = ddbtrail("summary", bad_tree, "--json")
+    assert run.returncode == 2
+    assert run.stdout == b""
+    err = run.stderr.decode()
+    assert "nothing could be loaded" in err
+    assert "Traceback" not in err
+
+
+def test_missing_path_exits_2(tmp_path):
+    run = ddbtrail("summary", tmp_path / "no-such-dir")
+    assert run.returncode == 2
+    assert "no-such-dir" in run.stderr.decode() and "Traceback" not in run.stderr.decode()
+
+
+def test_where_syntax_error_exits_2_with_a_caret(mixed_tree):
+    query = "table:Orders op:"
+    with pytest.raises(QueryError) as expected:
+        parse(query)
+    assert expected.value.position >= query.index("op:")
+    run = ddbtrail("summary", mixed_tree, "--where", query)
+    assert run.returncode == 2
+    err = run.stderr.decode().splitlines()
+    shown = next(i for i, line in enumerate(err) if line.strip() == query)
+    caret = err[shown + 1]
+    assert caret.strip() == "^"
+    assert caret.index("^") - err[shown].index(query) == expected.value.position
+
+
+def test_bad_time_exits_2(mixed_tree):
+    run = ddbtrail("summary", mixed_tree, "--start", "yesterday")
+    assert run.returncode == 2
+    assert "-24h" in run.stderr.decode()
+
+
+def _run_export(tree, fmt, out, *extra):
+    run = ddbtrail("export", tree, "--format", fmt, "-o", out, *extra)
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert manifest["format"] == fmt
+    return manifest
+
+
+def test_export_jsonl_is_byte_exact_with_the_sources(mixed_tree, tmp_path):
+    out = tmp_path / "out.jsonl"
+    manifest = _run_export(mixed_tree, "jsonl", out)
+    assert out.read_bytes() == b"".join(t + b"\n" for t in GOOD_A + GOOD_B)
+    assert manifest["records"] == 9
+    sources = {Path(s["name"]).name: s for s in manifest["sources"]}
+    assert set(sources) == {"a.json", "b.json"}
+    for path in (mixed_tree / "a.json", mixed_tree / "sub" / "b.json"):
+        assert sources[path.name]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert sources[path.name]["size"] == path.stat().st_size
+
+
+def test_export_where_selects_and_records_the_query(mixed_tree, tmp_path):
+    out = tmp_path / "scans.jsonl"
+    manifest = _run_export(mixed_tree, "jsonl", out, "--where", "op:Scan")
+    assert out.read_bytes() == GOOD_A[5] + b"\n" + GOOD_A[6] + b"\n"
+    assert manifest["query"] == "op:Scan" and manifest["records"] == 2
+    assert [Path(s["name"]).name for s in manifest["sources"]] == ["a.json"]
+
+
+def test_export_cloudtrail_reparses_to_the_records(mixed_tree, tmp_path):
+    out = tmp_path / "out.json"
+    _run_export(mixed_tree, "cloudtrail", out)
+    assert json.loads(out.read_bytes())["Records"] == [json.loads(t) for t in GOOD_A + GOOD_B]
+    # ...and ddbtrail reads its own export back.
+    again = ddbtrail("summary", out, "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["events"] == 9
+
+
+def test_export_csv_is_safe_for_spreadsheets(mixed_tree, tmp_path):
+    out = tmp_path / "out.csv"
+    _run_export(mixed_tree, "csv", out)
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 9
+    scan = next(r for r in rows if r["tables"] == "Patients")
+    assert scan["user_agent"].startswith("'") and "pwned" in scan["user_agent"]
+    assert [r["event_id"] for r in rows] == [json.loads(t)["eventID"] for t in GOOD_A + GOOD_B]
+
+
+def test_export_parquet_has_the_event_table(mixed_tree, tmp_path):
+    out = tmp_path / "out.parquet"
+    _run_export(mixed_tree, "parquet", out)
+    df = pq.read_table(out).to_pandas()
+    assert len(df) == 9
+    assert list(df["operation"]) == [json.loads(t)["eventName"] for t in GOOD_A + GOOD_B]
+    assert str(df["time"].dt.tz) == "UTC"
+    assert df["time"].iloc[0].isoformat() == "2026-11-20T10:00:00+00:00"
+
+
+def test_module_entry_point_matches_console_script(mixed_tree):
+    run = subprocess.run([sys.executable, "-m", "cli.main", "summary", str(mixed_tree), "--json"],
+                         capture_output=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == json.loads(ddbtrail("summary", mixed_tree, "--json").stdout)
