@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -67,7 +67,10 @@ def parse_uri(uri: str) -> tuple[str, str]:
 def delivered_at(key: str) -> datetime | None:
     """Delivery time in a CloudTrail log file name (`…_20261120T1005Z_…`), if it has one."""
     m = _DELIVERED.search(key.rsplit("/", 1)[-1])
-    return datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=timezone.utc) if m else None
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=timezone.utc) if m else None
+    except ValueError:  # digits that are no date: keep the file, the time filter can't judge it
+        return None
 
 
 def cache_root(opts: LoadOptions) -> Path:
@@ -92,7 +95,7 @@ def s3_files(uri: str, opts: LoadOptions, report: LoadReport,
     stop = threading.Event()  # set when the caller stops early, so downloads abort too
     pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="ddbtrail-s3")
     try:
-        objects = listing.logs(prefix, opts, pool)
+        objects = listing.logs(prefix, opts, pool, cancel)
         yield from _fetch_all(s3, bucket, objects, _private_dir(cache_root(opts), bucket),
                               report, progress, cancel, stop, pool)
     finally:
@@ -149,7 +152,8 @@ class _Listing:
                 if not o["Key"].endswith("/")]
 
     # -- the layout ---------------------------------------------------------------
-    def logs(self, prefix: str, opts: LoadOptions, pool: ThreadPoolExecutor) -> list[LogObject]:
+    def logs(self, prefix: str, opts: LoadOptions, pool: ThreadPoolExecutor,
+             cancel: threading.Event) -> list[LogObject]:
         """Log objects under `prefix` delivered inside opts.start..end (+ slack)."""
         start, end = _utc(opts.start), _utc(opts.end)
         by_day, whole = self.log_folders(prefix, opts)
@@ -159,7 +163,11 @@ class _Listing:
             whole += [f"{folder}{day:%Y/%m/%d}/" for folder in by_day for day in days]
         else:
             whole += by_day
-        found = [o for objs in pool.map(self.objects, whole) for o in objs]
+        found = []
+        for objects in pool.map(self.objects, whole):  # day folders listed in parallel
+            if cancel.is_set():
+                return []
+            found += objects
         kept = self.in_range(found, start, end)
         if start is None and by_day:
             listed = sorted({t.date() for t in map(delivered_at, (o.key for o in found)) if t})
@@ -323,7 +331,8 @@ def _fetch_all(s3, bucket: str, objects: list[LogObject], folder: Path, report: 
     in_flight: dict[Future, LogObject] = {}
 
     def refill() -> None:
-        while len(in_flight) < 2 * CONCURRENCY and not halted():
+        """Keep the pool fed (finished downloads wait in `in_flight` until yielded)."""
+        while sum(not f.done() for f in in_flight) < 2 * CONCURRENCY and not halted():
             obj = next(waiting, None)
             if obj is None:
                 return
@@ -334,6 +343,7 @@ def _fetch_all(s3, bucket: str, objects: list[LogObject], folder: Path, report: 
     for obj, path in hits:
         if cancel.is_set():
             break
+        refill()
         done, nbytes = done + 1, nbytes + obj.size
         tell()
         yield str(path), f"s3://{bucket}/{obj.key}"

@@ -221,13 +221,17 @@ def test_missing_bucket_is_a_clear_error(moto_endpoint, tmp_path):
 
 def test_folder_without_awslogs_layout_loads_every_object_with_a_note(moto_endpoint, tmp_path):
     s3 = make_bucket(moto_endpoint, "copied-logs")
-    for name in ("a.json.gz", "deeper/b.json.gz"):
+    odd = "x_20261399T9999Z_\u202e[red]\x1b]52;c;\x07.json.gz"  # no real date, hostile text
+    for name in ("a.json.gz", "deeper/b.json.gz", odd):
         s3.put_object(Bucket="copied-logs", Key=f"incident-42/{name}",
                       Body=gzip.compress(b'{"Records": []}'))
     files, report = collect("s3://copied-logs/incident-42/", LoadOptions(
-        endpoint_url=moto_endpoint, cache_dir=str(tmp_path)))
+        start=START, endpoint_url=moto_endpoint, cache_dir=str(tmp_path)))
     assert sorted(u for _, u in files) == ["s3://copied-logs/incident-42/a.json.gz",
-                                           "s3://copied-logs/incident-42/deeper/b.json.gz"]
+                                           "s3://copied-logs/incident-42/deeper/b.json.gz",
+                                           f"s3://copied-logs/incident-42/{odd}"]
+    assert all(os.path.dirname(p) == str(tmp_path / "s3" / "copied-logs") and
+               os.path.basename(p).isprintable() for p, _ in files)
     assert report.notes == ["s3://copied-logs/incident-42/: no AWSLogs/ folder, "
                             "so every object under it was listed"]
 
