@@ -66,8 +66,9 @@ class TimelinePane(Widget, can_focus=True):
         self.table: EventTable = EventTable.empty()
         self.mask = np.zeros(0, dtype=bool)
         self.window: tuple[pd.Timestamp, pd.Timestamp] | None = None   # None: fit the data
+        self.extent: tuple[pd.Timestamp, pd.Timestamp] | None = None   # the data's range
         self.cursor = 0
-        self.anchor: int | None = None
+        self.brush_start: int | None = None
         self.lanes = False
         self._dragging = False
         self._data = None          # (key, views.timeline result, lanes or None)
@@ -76,41 +77,44 @@ class TimelinePane(Widget, can_focus=True):
     def show(self, table: EventTable, mask: np.ndarray) -> None:
         """Draw the events of `mask`; a new query resets zoom and selection."""
         self.table, self.mask = table, mask
-        self.window, self.anchor, self._data = None, None, None
+        self.window, self.brush_start, self._data = None, None, None
         self.cursor = 0
         self.refresh()
 
     # -- data --------------------------------------------------------------------
     @property
     def plot_width(self) -> int:
-        return max(1, self.size.width - self.gutter)
+        return max(1, self.size.width - self.label_width)
 
     @property
-    def gutter(self) -> int:
+    def label_width(self) -> int:
         """Columns left of the plot: a count scale, or principal names in lane mode."""
         return min(24, max(8, self.size.width // 5)) if self.lanes else 6
 
-    def bars(self):
-        """The `views.timeline` result for the visible window, cached per size and zoom."""
+    def bars(self) -> views.Timeline:
+        """The `views.timeline` of the visible window, cached per size and zoom."""
         key = (self.plot_width, self.window, self.lanes, self.size.height)
         if self._data is None or self._data[0] != key:
             start, end = self.window if self.window else (None, None)
             bars = views.timeline(self.table, self.mask, start=start, end=end,
-                                  max_buckets=self.plot_width)
-            lanes = (views.principal_lanes(self.table, self.mask, bars, top=max(1, self.size.height - 2))
+                                  target_buckets=self.plot_width)
+            lanes = (views.principal_lanes(self.table, self.mask, top=max(1, self.size.height - 2),
+                                           start=start, end=end, target_buckets=self.plot_width)
                      if self.lanes else None)
             self._data = (key, bars, lanes)
+            if self.window is None and len(bars.counts):
+                self.extent = (bars.edges[0], bars.edges[-1])
             self.cursor = min(self.cursor, max(0, len(bars.counts) - 1))
         return self._data[1]
 
-    def principal_lanes(self):
+    def principal_lanes(self) -> views.Lanes:
         self.bars()
         return self._data[2]
 
     def selection(self) -> tuple[int, int]:
-        """Bucket indexes [first, last] of the brush (the cursor bucket when no anchor)."""
-        anchor = self.cursor if self.anchor is None else self.anchor
-        return min(anchor, self.cursor), max(anchor, self.cursor)
+        """Bucket indexes [first, last] of the brush (just the cursor bucket before one starts)."""
+        start = self.cursor if self.brush_start is None else self.brush_start
+        return min(start, self.cursor), max(start, self.cursor)
 
     def selected_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         bars = self.bars()
@@ -125,44 +129,42 @@ class TimelinePane(Widget, can_focus=True):
         self.refresh()
 
     def action_anchor(self) -> None:
-        self.anchor = self.cursor if self.anchor is None else None
+        self.brush_start = self.cursor if self.brush_start is None else None
         self.refresh()
 
     def action_clear_selection(self) -> None:
-        self.anchor = None
+        self.brush_start = None
         self.refresh()
 
     def action_pick(self) -> None:
         picked = self.selected_range()
         if picked is not None:
-            self.anchor = None
+            self.brush_start = None
             self.post_message(TimeRangePicked(*picked))
 
     def action_zoom_in(self) -> None:
         """Halve the visible range around the cursor bucket."""
-        bars = self.bars()
-        if not len(bars.counts):
-            return
-        lo, hi = bars.edges[0], bars.edges[-1]
-        centre = bars.edges[self.cursor] + (bars.edges[self.cursor + 1] - bars.edges[self.cursor]) / 2
-        half = max((hi - lo) / 4, pd.Timedelta(seconds=self.plot_width // 2))
-        self._zoom(centre - half, centre + half, keep=centre)
+        self._zoom(2)
 
     def action_zoom_out(self) -> None:
         """Double the visible range; back to fitting the data once it covers it all."""
-        bars = self.bars()
-        if self.window is None or not len(bars.counts):
-            return
-        lo, hi = self.window
-        centre = lo + (hi - lo) / 2
-        self._zoom(centre - (hi - lo), centre + (hi - lo), keep=centre)
+        if self.window is not None:
+            self._zoom(0.5)
 
-    def _zoom(self, lo: pd.Timestamp, hi: pd.Timestamp, keep: pd.Timestamp) -> None:
-        self.window = (lo, hi)
-        full = views.timeline(self.table, self.mask, max_buckets=1)
-        if len(full.counts) and lo <= full.edges[0] and hi >= full.edges[-1]:
+    def _zoom(self, factor: float) -> None:
+        """Zoom around the cursor bucket, keeping the window inside the data's extent."""
+        bars = self.bars()
+        if not len(bars.counts):
+            return
+        keep = bars.edges[self.cursor] + bars.bucket / 2
+        lo, hi = views.zoom((bars.edges[0], bars.edges[-1]), factor, keep)
+        first, last = self.extent
+        if hi - lo >= last - first:
             self.window = None
-        self.anchor, self._data = None, None
+        else:
+            shift = max(first - lo, pd.Timedelta(0)) - max(hi - last, pd.Timedelta(0))
+            self.window = (lo + shift, hi + shift)
+        self.brush_start, self._data = None, None
         bars = self.bars()
         self.cursor = int(np.clip(np.searchsorted(bars.edges, keep, side="right") - 1,
                                   0, max(0, len(bars.counts) - 1)))
@@ -178,14 +180,14 @@ class TimelinePane(Widget, can_focus=True):
         offset = event.get_content_offset(self)
         if offset is None:
             return None
-        index = offset.x - self.gutter
+        index = offset.x - self.label_width
         count = len(self.bars().counts)
         return int(np.clip(index, 0, count - 1)) if count else None
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         bucket = self._bucket_at(event)
         if bucket is not None:
-            self.anchor = self.cursor = bucket
+            self.brush_start = self.cursor = bucket
             self._dragging = True
             self.capture_mouse()
             self.refresh()
@@ -213,13 +215,15 @@ class TimelinePane(Widget, can_focus=True):
         lines = self._lane_lines(plot_rows) if self.lanes else self._bar_lines(bars, plot_rows)
         lines.append(self._axis(bars))
         lines.append(self._status(bars))
+        for line in lines:
+            line.truncate(self.size.width, overflow="ellipsis")
         return Text("\n").join(lines[-height:] if height else lines)
 
     def _cell_style(self, index: int, colour: str) -> str:
         first, last = self.selection()
         if index == self.cursor and self.has_focus:
             return f"{colour} reverse"
-        if self.anchor is not None and first <= index <= last:
+        if self.brush_start is not None and first <= index <= last:
             return f"{colour} on grey23"
         return colour
 
@@ -235,7 +239,7 @@ class TimelinePane(Widget, can_focus=True):
         lines = []
         for row in range(rows - 1, -1, -1):
             label = _short_count(peak) if row == rows - 1 else ("0" if row == 0 else "")
-            line = Text(label.rjust(self.gutter - 1) + "│", style="dim")
+            line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
             bottom = row * 8
             for i, top in enumerate(eighths):
                 filled = int(top) - bottom
@@ -249,25 +253,25 @@ class TimelinePane(Widget, can_focus=True):
         return lines
 
     def _lane_lines(self, rows: int) -> list[Text]:
+        lanes = self.principal_lanes()
         lines = []
-        for lane in self.principal_lanes()[:rows]:
-            counts = np.asarray(lane.counts, dtype=np.int64)
-            errors = np.asarray(lane.errors, dtype=np.int64)
+        for name, counts, errors in zip(lanes.principals[:rows], lanes.counts, lanes.errors):
             peak = int(counts.max()) or 1
-            name = printable(lane.principal)
-            if len(name) > self.gutter - 1:
-                name = "…" + name[-(self.gutter - 2):]
-            line = Text(name.rjust(self.gutter - 1) + "│", style="dim")
+            label = printable(name)
+            if len(label) > self.label_width - 1:
+                label = "…" + label[-(self.label_width - 2):]
+            line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
             for i, n in enumerate(counts):
                 shade = _SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " "
                 line.append(shade, style=self._cell_style(i, _ERROR if errors[i] else _READ))
             lines.append(line)
-        return lines
+        # Keep the time axis at the bottom even with fewer principals than rows.
+        return lines + [Text(" " * (self.label_width - 1) + "│", style="dim")] * (rows - len(lines))
 
     def _axis(self, bars) -> Text:
         """Time labels under the plot, one per ~16 columns, date shown when it changes."""
         bucket_s = bars.bucket.total_seconds()
-        line = Text(" " * self.gutter, style="dim")
+        line = Text(" " * self.label_width, style="dim")
         column, last_day = 0, None
         while column < len(bars.counts):
             t = bars.edges[column]
@@ -283,7 +287,7 @@ class TimelinePane(Widget, can_focus=True):
         picked = slice(first, last + 1)
         counts = (int(np.sum(bars.read[picked])), int(np.sum(bars.write[picked])),
                   int(np.sum(bars.error[picked])))
-        what = "selection" if self.anchor is not None else "cursor"
+        what = "selection" if self.brush_start is not None else "cursor"
         return Text.assemble(
             (f"{_duration(bars.bucket.total_seconds())} buckets ", "bold"),
             (f"{what} {lo:%Y-%m-%d %H:%M:%S}–{hi:%H:%M:%S} ", ""),
