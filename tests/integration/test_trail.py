@@ -2,6 +2,10 @@
 where its logs live, then load them through loaders.load()."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import boto3
@@ -81,3 +85,19 @@ def test_unknown_trail_is_a_clear_error(moto_endpoint, audit_trail, tmp_path):
         resolve_trail("no-such-trail", opts)
     with pytest.raises(NothingLoaded, match="--trail no-such-trail: no trail 'no-such-trail'"):
         load([], opts)
+
+
+def test_cli_summary_by_trail_name_in_govcloud(moto_endpoint, audit_trail, tmp_path):
+    """What a responder types: the console script, the trail's name, its region, a window."""
+    command = [os.path.join(os.path.dirname(sys.executable), "ddbtrail"), "summary",
+               "--trail", "ddb-audit", "--region", "us-gov-west-1",
+               "--start", START.isoformat(), "--end", END.isoformat(),
+               "--endpoint-url", moto_endpoint, "--cache-dir", str(tmp_path), "--json"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["events"] == len(DAYS_18_19)   # --region: the us-gov-west-1 folder only
+    assert result["by_table"] == {"Orders": len(DAYS_18_19)}
+    assert result["by_principal"] == {f"arn:aws-us-gov:iam::{MOTO_ACCOUNT}:role/OrderService":
+                                      len(DAYS_18_19)}
+    assert result["files"]["read"] == len(DAYS_18_19)
