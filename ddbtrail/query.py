@@ -320,7 +320,9 @@ def remove_term(text: str, field: str, value: str | None = None) -> str:
 _CACHE: "weakref.WeakKeyDictionary[EventTable, dict]" = weakref.WeakKeyDictionary()
 
 
-def _cached(table: EventTable, key, compute):
+def per_table(table: EventTable, key, compute):
+    """`compute()` once per table and key: tables are immutable, so codes, category matches
+    and sort keys can be kept for as long as the table lives (and no longer)."""
     store = _CACHE.setdefault(table, {})
     if key not in store:
         store[key] = compute()
@@ -339,12 +341,12 @@ def column_codes(table: EventTable, column: str) -> tuple[np.ndarray, np.ndarray
             return series.cat.codes.to_numpy(), series.cat.categories.to_numpy(dtype=object)
         codes, values = pd.factorize(series)
         return codes, np.asarray(values, dtype=object)
-    return _cached(table, ("codes", column), compute)
+    return per_table(table, ("codes", column), compute)
 
 
 def time_ns(table: EventTable) -> np.ndarray:
     """Event times as int64 nanoseconds since the epoch (NaT = int64 min), once per table."""
-    return _cached(table, "time_ns",
+    return per_table(table, "time_ns",
                    lambda: table.df["time"].to_numpy(dtype="datetime64[ns]").view(np.int64))
 
 
@@ -354,7 +356,7 @@ def read_only_codes(table: EventTable) -> np.ndarray:
         read_only = table.df["read_only"]
         return np.where(read_only.isna().to_numpy(), -1,
                         read_only.to_numpy(dtype=bool, na_value=False)).astype(np.int8)
-    return _cached(table, "read_only", compute)
+    return per_table(table, "read_only", compute)
 
 
 def _names(table: EventTable, column: str) -> np.ndarray:
@@ -371,11 +373,11 @@ def _matches(table: EventTable, column: str, term: Term) -> np.ndarray:
     """
     def compute():
         names = _names(table, column)
-        lowered = _cached(table, ("lower", column), lambda: [s.lower() for s in names])
+        lowered = per_table(table, ("lower", column), lambda: [s.lower() for s in names])
         hits = np.zeros(len(names), dtype=bool)
         for pattern, network in zip(term.values, term.networks or (None,) * len(term.values)):
             if network is not None:
-                addresses = _cached(table, "ip_addresses", lambda: [_ip(s) for s in names])
+                addresses = per_table(table, "ip_addresses", lambda: [_ip(s) for s in names])
                 found = [a is not None and a in network for a in addresses]
             elif term.field is None or len(pattern) > 1:
                 regex = re.compile("(?s)" + ".*".join(re.escape(p.lower()) for p in pattern))
@@ -387,7 +389,7 @@ def _matches(table: EventTable, column: str, term: Term) -> np.ndarray:
                     found = [s == pattern[0].lower() for s in lowered]
             hits |= np.array(found, dtype=bool)
         return hits
-    return _cached(table, ("match", column, term.field is None, term.values, term.networks), compute)
+    return per_table(table, ("match", column, term.field is None, term.values, term.networks), compute)
 
 
 def _ip(text: str):

@@ -1,0 +1,290 @@
+"""What the console and the CLI show, as pure functions of (event table, query mask).
+
+Facet counts, timeline buckets, principal lanes, sort orders, error jumps, related events
+and the drill-down summary are computed here, vectorised over the per-table code arrays
+that `ddbtrail.query` caches, so the console only draws and a facet toggle stays cheap on
+a million rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+
+from ddbtrail.events import CATEGORICAL, LOCATORS, UNIQUE_STRINGS, EventTable
+from ddbtrail.query import FIELDS, column_codes, per_table, read_only_codes, time_ns
+from ddbtrail.timeparse import format_time
+
+#: Timeline bucket sizes, smallest first.
+LADDER = tuple(timedelta(seconds=s) for s in (
+    1, 5, 15, 30, 60, 5 * 60, 15 * 60, 30 * 60, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400))
+_NAT = np.iinfo(np.int64).min
+_MONDAY = 4 * 86400 * 10**9    # 1970-01-01 was a Thursday: week buckets start on Mondays
+
+
+def _column(field: str) -> str:
+    """Column behind a query field (`op`) or a column name (`operation`)."""
+    return FIELDS.get(field, field)
+
+
+def _distinct(table: EventTable, column: str) -> np.ndarray:
+    if column == "tables":
+        return np.asarray(table.table_names, dtype=object)
+    return column_codes(table, column)[1]
+
+
+def _name_rank(table: EventTable, column: str) -> np.ndarray:
+    """Position of each distinct value in name order, for "by count, then by name"."""
+    def compute():
+        names = _distinct(table, column)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+        return rank
+    return per_table(table, ("rank", column), compute)
+
+
+def _top(counts: np.ndarray, rank: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indexes of the non-zero counts, largest first, ties by name."""
+    present = np.flatnonzero(counts)
+    return present[np.lexsort((rank[present], -counts[present]))][:limit]
+
+
+def has_error(table: EventTable) -> np.ndarray:
+    """Per row: the call failed (errorCode present)."""
+    def compute():
+        codes, names = column_codes(table, "error")
+        return np.append([name != "" for name in names], False)[codes]
+    return per_table(table, "has_error", compute)
+
+
+# -- facets ---------------------------------------------------------------------------
+def facet_counts(table: EventTable, mask: np.ndarray, field: str,
+                 limit: int | None = None) -> list[tuple[str, int]]:
+    """(value, events) for the rows in `mask`, most frequent first, ties by name.
+
+    `field` is a query field or column name (`table`/`tables`, `op`/`operation`, …).  A
+    multi-table call counts once for each table it touches.  Absent values count under ""
+    (the UI decides how to show that).
+    """
+    column = _column(field)
+    if column != "tables" and column not in CATEGORICAL:
+        raise ValueError(f"no facet for {field!r}")
+    names = _distinct(table, column)
+    if column == "tables":
+        counts = np.bincount(table.table_codes[mask[table.table_rows]], minlength=len(names))
+    else:
+        codes = column_codes(table, column)[0][mask]
+        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+    return [(str(names[i]), int(counts[i])) for i in _top(counts, _name_rank(table, column), limit)]
+
+
+# -- timeline -------------------------------------------------------------------------
+@dataclass
+class Timeline:
+    """Events per bucket, stacked: `error` = calls with an errorCode; of the rest, `read` =
+    readOnly true and `write` = readOnly false or unknown (an unknown call may have changed
+    data, so a responder should see it with the writes)."""
+
+    bucket: timedelta
+    edges: pd.DatetimeIndex     # UTC, len(buckets) + 1; bucket i is [edges[i], edges[i+1])
+    read: np.ndarray
+    write: np.ndarray
+    error: np.ndarray
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.read + self.write + self.error
+
+
+@dataclass
+class Lanes:
+    """Who was active when: events (and failed calls) per top principal per bucket."""
+
+    principals: list[str]
+    counts: np.ndarray          # lane x bucket
+    errors: np.ndarray          # lane x bucket
+    bucket: timedelta
+    edges: pd.DatetimeIndex
+
+
+def _ns(moment) -> int:
+    stamp = pd.Timestamp(moment)
+    return (stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).value
+
+
+def _dated(table: EventTable) -> int:
+    """Rows with a time: the table is in time order with missing times (NaT) last."""
+    return per_table(table, "dated", lambda: int(np.count_nonzero(time_ns(table) != _NAT)))
+
+
+def _bucketed(table: EventTable, mask: np.ndarray, start, end, target_buckets: int):
+    """Bucket size, edges (ns) and, for the masked rows inside the range, rows and buckets.
+
+    The range is [start, end); a missing bound comes from the first/last masked event.
+    """
+    times = time_ns(table)[:_dated(table)]
+    rows = np.flatnonzero(mask[:len(times)])
+    lo = _ns(start) if start is not None else int(times[rows[0]]) if len(rows) else None
+    hi = _ns(end) if end is not None else int(times[rows[-1]]) + 1 if len(rows) else None
+    lo, hi = (hi, hi) if lo is None else (lo, lo) if hi is None else (lo, hi)
+    if lo is None:
+        return LADDER[0], np.empty(0, dtype=np.int64), rows, rows
+    hi = max(hi, lo + 1)
+    for bucket in LADDER:
+        step = int(bucket.total_seconds()) * 10**9
+        origin = _MONDAY if bucket == LADDER[-1] else 0
+        first = (lo - origin) // step * step + origin
+        count = -(-(hi - first) // step)
+        if count <= target_buckets:
+            break
+    edges = first + step * np.arange(count + 1, dtype=np.int64)
+    a, b = np.searchsorted(times, [lo, hi])
+    rows = a + np.flatnonzero(mask[a:b])
+    return bucket, edges, rows, (times[rows] - first) // step
+
+
+def _edges(edges: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(edges.view("datetime64[ns]")).tz_localize("UTC")
+
+
+def timeline(table: EventTable, mask: np.ndarray, start=None, end=None,
+             target_buckets: int = 60) -> Timeline:
+    """Stacked read/write/error counts over [start, end) (default: the masked events' span)
+    in the smallest ladder bucket that fits the range in `target_buckets` buckets."""
+    bucket, edges, rows, index = _bucketed(table, mask, start, end, target_buckets)
+    n = max(len(edges) - 1, 0)
+    kind = per_table(table, "kind", lambda: np.where(has_error(table), 2,
+                                                      np.where(read_only_codes(table) == 1, 0, 1)))
+    stacked = np.bincount(index * 3 + kind[rows], minlength=n * 3).reshape(n, 3)
+    return Timeline(bucket, _edges(edges), stacked[:, 0], stacked[:, 1], stacked[:, 2])
+
+
+def principal_lanes(table: EventTable, mask: np.ndarray, top: int = 8, start=None, end=None,
+                    target_buckets: int = 60) -> Lanes:
+    """The `top` principals of the masked events in the range, each with its own counts
+    per bucket (same buckets as `timeline` for the same arguments)."""
+    bucket, edges, rows, index = _bucketed(table, mask, start, end, target_buckets)
+    n = max(len(edges) - 1, 0)
+    codes, names = column_codes(table, "principal")
+    codes = codes[rows]
+    chosen = _top(np.bincount(codes[codes >= 0], minlength=len(names)),
+                  _name_rank(table, "principal"), top)
+    lane_of = np.full(len(names) + 1, -1)
+    lane_of[chosen] = np.arange(len(chosen))
+    lanes = lane_of[codes]
+    keep = lanes >= 0
+    cells = lanes[keep] * n + index[keep]
+    size = len(chosen) * n
+    counts = np.bincount(cells, minlength=size).reshape(len(chosen), n)
+    errors = np.bincount(cells[has_error(table)[rows][keep]], minlength=size).reshape(len(chosen), n)
+    return Lanes([str(names[i]) for i in chosen], counts, errors, bucket, _edges(edges))
+
+
+def zoom(window: tuple, factor: float, center) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The window scaled by 1/`factor` around `center` (factor 2 zooms in, 0.5 out); the
+    center keeps its place on screen, like zooming under a mouse pointer."""
+    lo, hi, mid = (pd.Timestamp(_ns(moment), tz="UTC") for moment in (*window, center))
+    return mid - (mid - lo) / factor, mid + (hi - mid) / factor
+
+
+# -- the event table --------------------------------------------------------------------
+def _sort_key(table: EventTable, column: str) -> np.ndarray:
+    def compute():
+        if column == "time":
+            times = time_ns(table)
+            return np.where(times == _NAT, np.iinfo(np.int64).max, times)  # missing = latest
+        if column == "read_only":
+            return read_only_codes(table).astype(np.int64)
+        if column in LOCATORS:
+            return table.df[column].to_numpy(dtype=np.int64)
+        if column in CATEGORICAL or column in UNIQUE_STRINGS:
+            return np.append(_name_rank(table, column), -1)[column_codes(table, column)[0]]
+        raise ValueError(f"cannot sort by {column!r}")
+    return per_table(table, ("sort", column), compute)
+
+
+def sorted_rows(table: EventTable, mask: np.ndarray, column: str = "time",
+                descending: bool = False) -> np.ndarray:
+    """Row indexes of `mask` ordered by `column` (query field or column name); stable, so
+    rows with equal values stay in time order either way."""
+    column = _column(column)
+    rows = np.flatnonzero(mask)
+    if column == "time" and not descending:
+        return rows                                  # the table is kept in time order
+    key = _sort_key(table, column)[rows]
+    return rows[np.argsort(-key if descending else key, kind="stable")]
+
+
+def next_error_row(table: EventTable, order: np.ndarray, from_pos: int, direction: int) -> int | None:
+    """Position in `order` of the nearest failed call after (`direction` > 0) or before
+    `from_pos`; None if there is none.  First error: (-1, 1); last: (len(order), -1)."""
+    failed = np.flatnonzero(has_error(table)[order])
+    if direction > 0:
+        i = np.searchsorted(failed, from_pos, side="right")
+        return int(failed[i]) if i < len(failed) else None
+    i = np.searchsorted(failed, from_pos, side="left") - 1
+    return int(failed[i]) if i >= 0 else None
+
+
+# -- one event --------------------------------------------------------------------------
+def related_rows(table: EventTable, row: int, window: timedelta = timedelta(minutes=15)) -> dict:
+    """Other calls a responder checks next, each as row indexes in time order:
+    `same_access_key` and `same_session` (same principal and session name) within
+    ±window, `same_request` (same request id) at any time.  Blank keys relate nothing."""
+    times = time_ns(table)[:_dated(table)]
+    near = np.empty(0, dtype=np.int64)
+    if row < len(times):
+        width = int(window.total_seconds() * 10**9)
+        near = np.arange(np.searchsorted(times, times[row] - width, side="left"),
+                         np.searchsorted(times, times[row] + width, side="right"))
+
+    def same(column: str, rows: np.ndarray) -> np.ndarray:
+        codes, names = column_codes(table, column)
+        code = codes[row]
+        if code < 0 or names[code] == "":
+            return rows[:0]
+        return rows[codes[rows] == code]
+
+    def others(rows: np.ndarray) -> np.ndarray:
+        return rows[rows != row]
+
+    return {
+        "same_access_key": others(same("access_key", near)),
+        "same_session": others(same("principal", same("session", near))),
+        "same_request": others(same("request_id", np.arange(len(table)))),
+    }
+
+
+def event_summary(table: EventTable, row: int) -> dict[str, list[tuple[str, str | None, str]]]:
+    """The drill-down header: sections "who", "what", "tables", "from", "result", "ids",
+    each a list of (label, query field or None, value) so that any value can become a
+    filter.  Values are the raw strings (blank when absent); the UI makes them printable."""
+    record = table.df.iloc[row]
+
+    def text(column: str) -> str:
+        value = record[column]
+        return "" if pd.isna(value) else str(value)
+
+    read_only = record["read_only"]
+    return {
+        "who": [("principal", "principal", text("principal")), ("type", "type", text("principal_type")),
+                ("session", "session", text("session")), ("arn", "arn", text("arn")),
+                ("account", "account", text("account")), ("access key", "key", text("access_key"))],
+        "what": [("time", None, format_time(record["time"])), ("operation", "op", text("operation")),
+                 ("source", "source", text("source")), ("plane", "plane", text("plane")),
+                 ("read-only", None, "") if pd.isna(read_only)
+                 else ("read-only", "ro", str(bool(read_only)).lower())],
+        "tables": [("table", "table", name) for name in _tables_of(table, row)],
+        "from": [("ip", "ip", text("ip")), ("region", "region", text("region")),
+                 ("user agent", "ua", text("user_agent")), ("vpc endpoint", "vpce", text("vpc_endpoint"))],
+        "result": [("error", "error", text("error")), ("message", None, text("error_message"))],
+        "ids": [("event id", "id", text("event_id")), ("request id", "request", text("request_id")),
+                ("origin", None, f"{text('origin')} #{int(record['position'])}")],
+    }
+
+
+def _tables_of(table: EventTable, row: int) -> list[str]:
+    """Names from the membership arrays (exact even when a name contains a comma)."""
+    return [table.table_names[code] for code in table.table_codes[table.table_rows == row]]

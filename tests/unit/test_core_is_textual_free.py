@@ -1,0 +1,38 @@
+"""The core (`ddbtrail/`) must work headless: the CLI, exports and tests import it without
+Textual, and keeping the UI out of it keeps the data flow one-way."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import ddbtrail
+
+PACKAGE = Path(ddbtrail.__file__).parent
+
+
+def core_modules() -> list[str]:
+    return ["ddbtrail"] + sorted(
+        "ddbtrail." + ".".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        for path in PACKAGE.rglob("*.py") if path.name != "__init__.py")
+
+
+def test_every_core_module_is_found():
+    modules = core_modules()
+    assert {"ddbtrail.events", "ddbtrail.query", "ddbtrail.views", "ddbtrail.text"} <= set(modules)
+
+
+def test_importing_the_whole_core_does_not_load_textual():
+    modules = core_modules()
+    code = (f"import sys\nfor name in {modules!r}:\n    __import__(name)\n"
+            "loaded = sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.'))\n"
+            "print(loaded)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=PACKAGE.parent, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_no_core_source_imports_textual():
+    pattern = re.compile(r"^\s*(import\s+textual\b|from\s+textual\b)", re.MULTILINE)
+    offenders = [str(path) for path in PACKAGE.rglob("*.py") if pattern.search(path.read_text())]
+    assert offenders == []
