@@ -15,45 +15,26 @@ import pyarrow.parquet as pq
 import pytest
 
 from ddbtrail.query import QueryError, parse
+from tests.records import assumed_role, record, table_arn
 
 ACCOUNT = "111122223333"
 APP = f"arn:aws-us-gov:iam::{ACCOUNT}:role/App"
 HOSTILE_AGENT = "=cmd|' /C calc'!A0 [bold red]pwned[/] \x1b]52;c;ZXZpbA==\x07 \x1b[2J"
 
 
-def record(i: int, op: str = "GetItem", table: str = "Orders", principal_role: str = "App",
-           error: str | None = None, agent: str = "aws-sdk-java/2.20") -> dict:
-    rec = {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole", "principalId": "AROAEXAMPLE:worker",
-            "arn": f"arn:aws-us-gov:sts::{ACCOUNT}:assumed-role/{principal_role}/worker",
-            "accountId": ACCOUNT, "accessKeyId": "ASIAEXAMPLE",
-            "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
-                                                 "arn": f"arn:aws-us-gov:iam::{ACCOUNT}:role/{principal_role}",
-                                                 "accountId": ACCOUNT, "userName": principal_role}},
-        },
-        "eventTime": f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z",
-        "eventSource": "dynamodb.amazonaws.com",
-        "eventName": op,
-        "awsRegion": "us-gov-west-1",
-        "sourceIPAddress": "10.0.0.5",
-        "userAgent": agent,
-        "requestParameters": {"tableName": table, "key": {"id": {"S": str(i)}}},
-        "responseElements": None,
-        "requestID": f"REQ{i:05d}",
-        "eventID": f"00000000-0000-0000-0000-{i:012d}",
-        "readOnly": op in ("GetItem", "Query", "Scan"),
-        "resources": [{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
-                       "ARN": f"arn:aws-us-gov:dynamodb:us-gov-west-1:{ACCOUNT}:table/{table}"}],
-        "eventType": "AwsApiCall",
-        "managementEvent": False,
-        "recipientAccountId": ACCOUNT,
-        "eventCategory": "Data",
-    }
-    if error:
-        rec["errorCode"], rec["errorMessage"] = error, "User is not authorized"
-    return rec
+def event(i: int, op: str = "GetItem", table: str = "Orders", role: str = "App",
+          agent: str = "aws-sdk-java/2.20", **fields) -> dict:
+    """A GovCloud DynamoDB call number i (i seconds after 10:00), from tests.records."""
+    return record(
+        eventID=f"00000000-0000-0000-0000-{i:012d}", requestID=f"REQ{i:05d}",
+        eventTime=f"2026-11-20T10:{i // 60:02d}:{i % 60:02d}Z", eventName=op,
+        userIdentity=assumed_role(role, "worker", ACCOUNT, partition="aws-us-gov"),
+        awsRegion="us-gov-west-1", sourceIPAddress="10.0.0.5", userAgent=agent,
+        readOnly=op in ("GetItem", "Query", "Scan"),
+        requestParameters={"tableName": table, "key": {"id": {"S": str(i)}}},
+        resources=[{"accountId": ACCOUNT, "type": "AWS::DynamoDB::Table",
+                    "ARN": table_arn(table, ACCOUNT, "us-gov-west-1", "aws-us-gov")}],
+        **fields)
 
 
 def texts(records: list[dict]) -> list[bytes]:
@@ -64,14 +45,15 @@ def cloudtrail_file(record_texts: list[bytes]) -> bytes:
     return b'{"Records":[' + b",".join(record_texts) + b"]}"
 
 
-GOOD_A = texts([record(i) for i in range(5)]
-               + [record(5, "Scan", "Patients", "Scanner", agent=HOSTILE_AGENT),
-                  record(6, "Scan", "Cases", "Scanner", error="AccessDeniedException")])
+DENIED = {"errorCode": "AccessDeniedException", "errorMessage": "User is not authorized"}
+GOOD_A = texts([event(i) for i in range(5)]
+               + [event(5, "Scan", "Patients", "Scanner", agent=HOSTILE_AGENT),
+                  event(6, "Scan", "Cases", "Scanner", **DENIED)])
 # Hand-written: odd spacing, unicode escapes and raw UTF-8 inside a record.
 GOOD_B = [
-    json.dumps(record(7, "PutItem"), separators=(", ", " : "), ensure_ascii=True).encode().replace(
+    json.dumps(event(7, "PutItem"), separators=(", ", " : "), ensure_ascii=True).encode().replace(
         b'"aws-sdk-java/2.20"', b'"caf\\u00e9 \\ud83d\\ude00 \\"agent\\""'),
-    json.dumps(record(8, "DeleteItem", "Orders"), ensure_ascii=False).encode().replace(
+    json.dumps(event(8, "DeleteItem", "Orders"), ensure_ascii=False).encode().replace(
         b"aws-sdk-java/2.20", "שלום\u200b".encode()),
 ]
 
@@ -132,7 +114,7 @@ def test_summary_human_reports_skipped_and_prints_hostile_strings_literally(mixe
 
 
 def test_summary_human_shows_hostile_record_strings_literally(tmp_path):
-    hostile = texts([record(0, table="[bold red]Orders[/]", principal_role="[link=http://x]r[/link]\x1b[2J\x07")])
+    hostile = texts([event(0, table="[bold red]Orders[/]", role="[link=http://x]r[/link]\x1b[2J\x07")])
     (tmp_path / "h.json").write_bytes(cloudtrail_file(hostile))
     run = ddbtrail("summary", tmp_path / "h.json")
     assert run.returncode == 0, run.stderr
