@@ -9,13 +9,12 @@ vectorised.  Raw record bytes never live in the table: each row points at its so
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pandas.api.types import union_categoricals
 
 #: Columns of the event table, in display order (DESIGN §2 — a contract).
 COLUMNS = (
@@ -34,6 +33,27 @@ CATEGORICAL = (
 UNIQUE_STRINGS = ("event_id", "request_id")
 #: Integer bookkeeping columns: position of the record in its source, byte span of its text.
 LOCATORS = ("position", "offset", "length")
+
+
+class Codes(NamedTuple):
+    """A dictionary-encoded string column: row i holds `values[codes[i]]`.
+
+    Decoders send low-cardinality columns this way: a few distinct strings and a small
+    int array instead of one Python string per row.
+    """
+
+    codes: np.ndarray
+    values: list[str]
+
+
+def encode_strings(values) -> Codes:
+    """Dictionary-encode a sequence of strings (a Categorical's own codes are reused)."""
+    if isinstance(values, Codes):
+        return values
+    if isinstance(values, pd.Categorical):
+        return Codes(values.codes, list(values.categories))
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object))
+    return Codes(codes.astype(np.int32, copy=False), uniques.tolist())
 
 
 class RawReader(Protocol):
@@ -59,7 +79,8 @@ class Chunk:
 
     `columns` maps every name in COLUMNS except `tables` and `origin` to a sequence:
     `time` int64 nanoseconds UTC (NaT as np.iinfo(int64).min), `read_only` int8
-    (1 true, 0 false, -1 unknown), the rest strings ("" when absent).
+    (1 true, 0 false, -1 unknown), the rest strings ("" when absent): a list, a
+    pyarrow string array, or (for CATEGORICAL names) `Codes` / a pandas Categorical.
     `tables` is a list of tuples of table names per row; `origin` an int array of
     indexes into `sources`; `position`, `offset`, `length` int arrays.
     `dedup_key` holds, for rows without event_id, a digest of the raw bytes.
@@ -79,11 +100,20 @@ class Chunk:
     def __len__(self) -> int:
         return len(self.origin)
 
+    def values(self, name: str) -> list:
+        """Plain Python values of one column, whatever its encoding (for tests and debugging)."""
+        column = self.columns[name]
+        if isinstance(column, Codes):
+            return [column.values[code] for code in column.codes]
+        return column.to_pylist() if isinstance(column, pa.Array) else list(column)
+
     def take(self, rows: np.ndarray) -> "Chunk":
         """The same chunk restricted to these row indexes (e.g. after a time filter)."""
         def pick(values):
             if isinstance(values, list):
                 return [values[i] for i in rows]
+            if isinstance(values, Codes):
+                return Codes(values.codes[rows], values.values)
             return values.take(pa.array(rows)) if isinstance(values, pa.Array) else values[rows]
         return Chunk(columns={name: pick(values) for name, values in self.columns.items()},
                      tables=pick(self.tables), origin=self.origin[rows],
@@ -145,7 +175,7 @@ class EventTable:
         origin = joined(lambda c: c.origin, np.int64) + (
             np.repeat([base for _, base in parts], [len(c) for c, _ in parts]).astype(np.int64)
             if parts else 0)
-        strings = {name: _union([_categorical(c.columns[name]) for c, _ in parts])
+        strings = {name: _merge_codes([c.columns[name] for c, _ in parts])
                    for name in CATEGORICAL if name not in ("tables", "origin")}
         unique = {name: _arrow([c.columns[name] for c, _ in parts]) for name in UNIQUE_STRINGS}
         combos, combo_codes = _table_combos([c.tables for c, _ in parts], n)
@@ -212,14 +242,17 @@ class EventTable:
 ProgressCallback = Callable[[dict], None]
 
 
-def _categorical(values) -> pd.Categorical:
-    return values if isinstance(values, pd.Categorical) else pd.Categorical(list(values))
-
-
-def _union(parts: list[pd.Categorical]) -> pd.Categorical:
-    if not parts:
-        return pd.Categorical([], categories=pd.Index([], dtype=object))
-    return union_categoricals(parts, ignore_order=True) if len(parts) > 1 else parts[0]
+def _merge_codes(parts) -> pd.Categorical:
+    """One Categorical from per-chunk dictionary-encoded columns (codes remapped, not rows)."""
+    seen: dict[str, int] = {}
+    merged = []
+    for part in parts:
+        part = encode_strings(part)
+        remap = np.fromiter((seen.setdefault(v, len(seen)) for v in part.values), dtype=np.int32,
+                            count=len(part.values))
+        merged.append(remap[part.codes] if len(remap) else np.zeros(len(part.codes), dtype=np.int32))
+    codes = np.concatenate(merged) if merged else np.empty(0, dtype=np.int32)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(list(seen), dtype=object), validate=False)
 
 
 def _arrow(parts) -> pa.Array:

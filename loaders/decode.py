@@ -11,16 +11,16 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections import OrderedDict
 
 import msgspec
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 from msgspec import Raw, Struct
 
-from ddbtrail.events import CATEGORICAL, Chunk, SourceInfo
+from ddbtrail.events import CATEGORICAL, Chunk, SourceInfo, encode_strings
 from loaders.normalise import Record, coerce, is_insight, normalise, parse_times, record_decoder
 
 try:
@@ -117,14 +117,9 @@ def split_records(data: bytes):
     if envelope.digestStartTime:
         return data, [], [], DIGEST_FILE, False
     if envelope.Records is not None:
-        base, end = _address(data), len(data)
-        spans = []
-        for position, raw in enumerate(envelope.Records):
-            view = memoryview(raw)
-            offset = _address(view) - base if view.nbytes else -1
-            if not 0 <= offset <= end - view.nbytes:  # msgspec copied: keep the text in memory
-                return _joined([bytes(r) for r in envelope.Records], [])
-            spans.append((position, offset, view.nbytes))
+        spans = _record_spans(data, envelope.Records)
+        if spans is None:  # msgspec copied the input: keep the texts in memory instead
+            return _joined([bytes(r) for r in envelope.Records], [])
         return data, spans, [], None, False
     if envelope.Events is not None:
         texts, bad = [], []
@@ -136,6 +131,31 @@ def split_records(data: bytes):
     if text.startswith(b"{"):  # a single record on its own
         return _split_lines(data)
     return data, [], [], "not CloudTrail: JSON without Records or Events", False
+
+
+_BETWEEN = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*")
+
+
+def _record_spans(data: bytes, raws: list[Raw]) -> list[tuple[int, int, int]] | None:
+    """(position, offset, length) of each Raw inside `data`.
+
+    The first record's offset comes from its address; the rest follow by skipping the
+    whitespace and comma JSON allows between array items.  The last record's address
+    confirms the walk (None if the Raws do not point into `data`).
+    """
+    if not raws:
+        return []
+    base = _address(data)
+    offset = _address(raws[0]) - base
+    spans = []
+    for position, raw in enumerate(raws):
+        length = len(raw)
+        spans.append((position, offset, length))
+        offset = _BETWEEN.match(data, offset + length).end()
+    last = spans[-1]
+    if not 0 <= last[1] <= len(data) - last[2] or _address(raws[-1]) - base != last[1]:
+        return None
+    return spans
 
 
 def _joined(texts: list[bytes], bad: list[tuple[int, str]]):
@@ -190,8 +210,7 @@ def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
         "read_only": np.array(read_only, dtype=np.int8),
     }
     for name, values in strings.items():
-        columns[name] = (pd.Categorical(values) if name in CATEGORICAL
-                         else pa.array(values, pa.string()))
+        columns[name] = encode_strings(values) if name in CATEGORICAL else pa.array(values, pa.string())
     dedup_key = [digests[i] for i in kept] if any(digests) else None
     chunk = Chunk(columns=columns, tables=tables, origin=np.zeros(len(kept), dtype=np.int64),
                   position=spans_kept[:, 0].copy(), offset=spans_kept[:, 1].copy(),

@@ -18,13 +18,9 @@ def rows(*records, all_sources=False) -> list[dict]:
     chunk, bad = chunk_from_records([json.dumps(r).encode() for r in records],
                                     SourceInfo("test", "test"), all_sources)
     assert not bad
-    out = []
-    for i in range(len(chunk)):
-        row = {name: values[i] for name, values in chunk.columns.items()}
-        row["event_id"], row["request_id"] = str(row["event_id"]), str(row["request_id"])
-        row["tables"] = chunk.tables[i]
-        out.append(row)
-    return out
+    columns = {name: chunk.values(name) for name in chunk.columns}
+    return [{**{name: values[i] for name, values in columns.items()}, "tables": chunk.tables[i]}
+            for i in range(len(chunk))]
 
 
 def row(rec: dict, **kwargs) -> dict:
@@ -260,4 +256,4 @@ def test_lone_surrogate_escape_and_bad_utf8_still_load():
     chunk, bad = chunk_from_records([text, json.dumps(record()).encode()[:-1] + b', "z": "\xff"}'],
                                     SourceInfo("test", "test"), False)
     assert not bad and len(chunk) == 2
-    assert chunk.columns["user_agent"][0] == "a?b"
+    assert chunk.values("user_agent")[0] == "a?b"
