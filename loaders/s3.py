@@ -350,6 +350,8 @@ def _fetch_all(s3, bucket: str, objects: list[LogObject], folder: Path, report: 
     while in_flight and not cancel.is_set():
         finished, _ = wait(in_flight, timeout=0.2, return_when=FIRST_COMPLETED)
         for future in finished:
+            if cancel.is_set():
+                break
             obj = in_flight.pop(future)
             report.objects_fetched += 1
             fetched += 1

@@ -7,6 +7,7 @@ import gzip
 import os
 import stat
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -193,6 +194,22 @@ def test_object_removed_after_listing_is_reported_and_the_others_load(moto_endpo
         assert gzip.decompress(open(path, "rb").read()).startswith(b'{"Records"')
 
 
+def test_object_denied_by_policy_is_reported_and_the_others_load(moto_server, moto_endpoint,
+                                                                   tmp_path):
+    s3 = make_bucket(moto_endpoint, "policed-trail")
+    keys = sorted(put_trail_logs(s3, "policed-trail", "AWSLogs/", [ACCOUNT], ["us-gov-west-1"],
+                                 DELIVERIES[8:12], digests=False))
+    moto_server.denied.add(f"/policed-trail/{keys[0]}")
+    try:
+        files, report = collect("s3://policed-trail", LoadOptions(
+            start=START, end=END, endpoint_url=moto_endpoint, cache_dir=str(tmp_path)))
+    finally:
+        moto_server.denied.clear()
+    assert sorted(u for _, u in files) == [f"s3://policed-trail/{k}" for k in keys[1:]]
+    assert report.skipped == [(f"s3://policed-trail/{keys[0]}", "AccessDenied: Access Denied")]
+    assert report.objects_fetched == 4
+
+
 def test_cancel_stops_promptly(moto_server, moto_endpoint, tmp_path):
     s3 = make_bucket(moto_endpoint, "long-trail")
     day = [START + timedelta(minutes=5 * i) for i in range(100)]
@@ -207,9 +224,12 @@ def test_cancel_stops_promptly(moto_server, moto_endpoint, tmp_path):
                 report, cancel=cancel):
             files.append(item)
             cancel.set()
+            cancelled_at = time.monotonic()
+        stopped_after = time.monotonic() - cancelled_at
     finally:
         moto_server.get_delay = 0.0
     assert len(files) == 1 and report.cancelled
+    assert stopped_after < 0.5          # not waiting for the GETs still in flight
     assert report.objects_fetched < 100
 
 

@@ -25,6 +25,10 @@ FAKE_CREDENTIALS = {
     "AWS_SESSION_TOKEN": "testing",
 }
 
+#: S3's answer to a GET the caller may not make (as a bucket policy denying one prefix gives).
+ACCESS_DENIED = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>'
+                 b'<Message>Access Denied</Message><RequestId>DENIED</RequestId></Error>')
+
 
 @dataclass(frozen=True)
 class Request:
@@ -43,6 +47,7 @@ class MotoServer:
         self.get_delay = 0.0        # seconds each object GET waits, to make overlap measurable
         self.in_flight = 0
         self.max_in_flight = 0      # most object GETs being served at the same moment
+        self.denied: set[str] = set()  # "/bucket/key" paths whose GET answers AccessDenied
 
     def start(self) -> "MotoServer":
         self._server.start()
@@ -61,6 +66,9 @@ class MotoServer:
             try:
                 if is_get and self.get_delay:
                     time.sleep(self.get_delay)
+                if is_get and request.path in self.denied:
+                    start_response("403 Forbidden", [("Content-Type", "application/xml")])
+                    return [ACCESS_DENIED]
                 return app(environ, start_response)
             finally:
                 if is_get:
