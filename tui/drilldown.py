@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -45,7 +45,8 @@ class DrilldownScreen(Screen):
     DrilldownScreen.-narrow { layout: vertical; }
     DrilldownScreen.-narrow #side { width: 100%; height: auto; max-height: 60%; }
     DrilldownScreen #values { height: auto; max-height: 16; }
-    DrilldownScreen #related { height: 1fr; min-height: 3; }
+    DrilldownScreen.-narrow #values { max-height: 9; }
+    DrilldownScreen #related { height: auto; max-height: 14; }
     DrilldownScreen .heading { text-style: bold; color: $accent; padding: 0 1; }
     DrilldownScreen #source { padding: 0 1; height: auto; }
     DrilldownScreen #record { width: 1fr; }
@@ -56,18 +57,19 @@ class DrilldownScreen(Screen):
         self.table = table
         self.row = row
         self.marks = app_marks
-        self.summary = views.event_summary(table, row)
-        self.related = list(views.related_rows(table, row))
+        #: (label, query field or None, value) in display order, one per summary line.
+        self.values = [entry for entries in views.event_summary(table, row).values() for entry in entries]
+        self.related = views.related_rows(table, row)
         self.raw = table.raw([row])[0]
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        with Vertical(id="side"):
+        with VerticalScroll(id="side"):
             yield Label(self._title(), id="title", classes="heading", markup=False)
             yield OptionList(*self._value_options(), id="values")
             yield Label("Source", classes="heading")
             yield Static(self._source_text(), id="source", markup=False)
-            yield Label(f"Related calls ({len(self.related)})", classes="heading")
+            yield Label("Related calls", classes="heading")
             yield OptionList(*self._related_options(), id="related")
         with VerticalScroll(id="record"):
             yield Static(Syntax(record_text(self.raw), "json", word_wrap=True,
@@ -80,17 +82,19 @@ class DrilldownScreen(Screen):
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "-narrow")
 
-    def _title(self) -> Text:
+    def _title(self, marked: bool | None = None) -> Text:
         df = self.table.df
-        mark = "  ● marked" if self.row in self.marks else ""
+        marked = self.row in self.marks if marked is None else marked
+        mark = "  ● marked" if marked else ""
         return Text(f"{df['time'].iat[self.row]:%Y-%m-%d %H:%M:%S} UTC  "
                     f"{printable(str(df['operation'].iat[self.row]), 60)}{mark}")
 
     def _value_options(self) -> list[Option]:
-        width = max(len(label) for label, _, _ in self.summary) if self.summary else 0
+        width = max(len(label) for label, _, _ in self.values)
         return [Option(Text.assemble((label.ljust(width + 1), "bold"),
-                                     printable(value, VALUE_CHARS) or "—"), id=f"value-{i}")
-                for i, (label, _, value) in enumerate(self.summary)]
+                                     (printable(value, VALUE_CHARS), "" if field else "dim")),
+                       id=f"value-{i}")
+                for i, (label, field, value) in enumerate(self.values) if value]
 
     def _source_text(self) -> Text:
         df = self.table.df
@@ -103,17 +107,20 @@ class DrilldownScreen(Screen):
         )
 
     def _related_options(self) -> list[Option]:
+        """Each group of `views.related_rows` under a heading line that cannot be picked."""
         df = self.table.df
         options = []
-        for related in self.related:
-            r = int(related)
-            error = str(df["error"].iat[r])
-            options.append(Option(Text.assemble(
-                f"{df['time'].iat[r]:%m-%d %H:%M:%S} ",
-                (printable(str(df["operation"].iat[r]), 30).ljust(22), "bold"),
-                printable(str(df["tables"].iat[r]), 40), " ",
-                (printable(error, 40), "red") if error else "",
-            ), id=f"related-{r}"))
+        for group, rows in self.related.items():
+            options.append(Option(Text(f"{group.replace('_', ' ')} ({len(rows)})", style="italic"),
+                                  disabled=True))
+            for r in map(int, rows):
+                error = str(df["error"].iat[r])
+                options.append(Option(Text.assemble(
+                    f"{df['time'].iat[r]:%m-%d %H:%M:%S} ",
+                    (printable(str(df["operation"].iat[r]), 30).ljust(18), "bold"),
+                    printable(str(df["tables"].iat[r]), 40), " ",
+                    (printable(error, 40), "red") if error else "",
+                ), id=f"related-{group}-{r}"))
         return options
 
     # -- actions -----------------------------------------------------------------
@@ -133,30 +140,32 @@ class DrilldownScreen(Screen):
         option = option_list.highlighted_option
         if option is None:
             return
-        kind, _, index = option.id.partition("-")
-        if kind == "related":
-            self.app.push_screen(DrilldownScreen(self.table, int(index), self.marks))
-        else:
-            _, field, value = self.summary[int(index)]
-            self.app.post_message(AddTerm(field, value))
-            self.dismiss()
+        if option.id.startswith("related-"):
+            row = int(option.id.rpartition("-")[2])
+            self.app.push_screen(DrilldownScreen(self.table, row, self.marks))
+            return
+        _, field, value = self.values[int(option.id.removeprefix("value-"))]
+        if field is None:
+            self.notify("this value is not a query field; c copies it", timeout=3)
+            return
+        self.app.post_message(AddTerm(field, value))
+        self.dismiss()
 
     def action_copy_value(self) -> None:
         option = self.query_one("#values", OptionList).highlighted_option
         if option is not None:
-            value = self.summary[int(option.id.partition("-")[2])][2]
+            value = self.values[int(option.id.removeprefix("value-"))][2]
             self.app.copy_to_clipboard(value)
-            self.notify(f"copied {len(value)} characters")
+            self.notify(f"copied {len(value):,} characters", timeout=2)
 
     def action_copy_record(self) -> None:
-        text = self.raw.decode("utf-8", errors="replace")
-        self.app.copy_to_clipboard(text)
-        self.notify(f"copied the record ({len(self.raw)} bytes)")
+        self.app.copy_to_clipboard(self.raw.decode("utf-8", errors="replace"))
+        self.notify(f"copied the record ({len(self.raw):,} bytes)", timeout=2)
 
     def action_mark(self) -> None:
+        marked = self.row not in self.marks      # what the app's ToggleMark is about to make it
         self.app.post_message(ToggleMark(self.row))
-        # The app handles ToggleMark in its own queue; read the mark back after it has.
-        self.app.call_next(lambda: self.query_one("#title", Label).update(self._title()))
+        self.query_one("#title", Label).update(self._title(marked))
 
     def action_close(self) -> None:
         self.dismiss()
