@@ -287,8 +287,23 @@ def print_summary(result: dict, console: Console) -> None:
         console.print(Text(f"{len(skipped):,} files skipped (listed on stderr)"))
 
 
+#: Options whose values often start with "-" (`--start -24h`, `--where -error:*`).
+DASH_VALUE_OPTIONS = ("--start", "--end", "--where")
+
+
+def _attach_dash_values(argv: list[str]) -> list[str]:
+    """Rewrite `--start -24h` as `--start=-24h`: argparse would read `-24h` as an option."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in DASH_VALUE_OPTIONS and arg.startswith("-") and not arg.startswith("--"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_attach_dash_values(sys.argv[1:] if argv is None else argv))
     try:
         return args.run(args)
     except UsageError as error:

@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -16,6 +17,8 @@ import pytest
 
 from ddbtrail.query import QueryError, parse
 from tests.records import assumed_role, record, table_arn
+from tests.servers.lookup_server import LookupServer, make_events
+from tests.servers.moto_server import FAKE_CREDENTIALS
 
 ACCOUNT = "111122223333"
 APP = f"arn:aws-us-gov:iam::{ACCOUNT}:role/App"
@@ -80,11 +83,11 @@ def bad_tree(tmp_path) -> Path:
     return root
 
 
-def ddbtrail(*args, cwd=None) -> subprocess.CompletedProcess:
+def ddbtrail(*args, env=None) -> subprocess.CompletedProcess:
     """Run the installed console script, as a user would."""
     script = shutil.which("ddbtrail", path=os.path.dirname(sys.executable))
     assert script, "the ddbtrail console script is not installed in this environment"
-    return subprocess.run([script, *map(str, args)], capture_output=True, cwd=cwd, timeout=120)
+    return subprocess.run([script, *map(str, args)], capture_output=True, env=env, timeout=120)
 
 
 def test_summary_json_loads_good_files_and_reports_skipped(mixed_tree):
@@ -223,3 +226,47 @@ def test_module_entry_point_matches_console_script(mixed_tree):
                          capture_output=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == json.loads(ddbtrail("summary", mixed_tree, "--json").stdout)
+
+
+def test_lookup_source_says_it_holds_management_events_only(tmp_path):
+    """`lookup` against a local LookupEvents server: events arrive, and the limit is stated."""
+    newest = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
+    env = {**os.environ, **FAKE_CREDENTIALS, "AWS_CONFIG_FILE": "/dev/null",
+           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+    env.pop("AWS_PROFILE", None)
+    with LookupServer() as server:
+        server.add_events("us-gov-west-1", make_events("us-gov-west-1", 60, newest))
+        args = ["summary", "lookup", "--region", "us-gov-west-1", "--endpoint-url", server.url, "--start", "-3h"]
+        as_json = ddbtrail(*args, "--json", env=env)
+        human = ddbtrail(*args, env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    result = json.loads(as_json.stdout)
+    assert result["events"] == 60
+    assert any("management events only" in note for note in result["notes"])
+    assert human.returncode == 0, human.stderr
+    assert "management events only" in human.stderr.decode()
+    assert "60 events" in human.stdout.decode()
+
+
+def test_summary_help_states_the_lookup_limit():
+    run = ddbtrail("summary", "--help")
+    assert run.returncode == 0
+    assert "management events only" in " ".join(run.stdout.decode().split())
+
+
+def test_values_starting_with_a_dash_are_values(mixed_tree):
+    """`--where -error:*` and `--start -24h` as the docs write them, without `=`."""
+    successes = ddbtrail("summary", mixed_tree, "--where", "-error:*", "--json")
+    assert successes.returncode == 0, successes.stderr
+    assert json.loads(successes.stdout)["events"] == 8
+    recent = ddbtrail("summary", mixed_tree, "--start", "-24h", "--json")  # the tree is from 2026-11-20
+    assert recent.returncode == 0, recent.stderr
+    assert json.loads(recent.stdout)["events"] == 0
+
+
+def test_start_and_end_bound_the_events(mixed_tree):
+    run = ddbtrail("summary", mixed_tree, "--start", "2026-11-20T10:00:05", "--end", "2026-11-20T10:00:07Z", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["events"] == 3
+    assert result["time_range"] == ["2026-11-20T10:00:05Z", "2026-11-20T10:00:07Z"]
