@@ -313,7 +313,8 @@ def merged_selectors(selectors: dict, missing: list[tuple[str, bool, bool]]) -> 
                       {"Field": "resources.ARN", "Equals": arns}]
             if read_only:
                 fields.append({"Field": "readOnly", "Equals": read_only})
-            result.append({"Name": f"DynamoDB {label} data events (added for {len(arns)} tables by ddbtrail)",
+            tables = f"{len(arns)} table" + ("s" if len(arns) > 1 else "")
+            result.append({"Name": f"DynamoDB {label} data events (added for {tables} by ddbtrail)",
                            "FieldSelectors": fields})
     return result
 

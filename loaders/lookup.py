@@ -144,15 +144,17 @@ def _chunks(opts: LoadOptions, regions: list[str], report: LoadReport,
     pages = {r: 0 for r in regions}
     events = {r: 0 for r in regions}
     oldest: dict[str, str] = {}
-    fetched_bytes = 0
     threads = [threading.Thread(target=_fetch_region, name=f"lookup-{r}", daemon=True,
                                 args=(r, opts, pacing, stop, cancel, inbox)) for r in regions]
     for thread in threads:
         thread.start()
     running = len(threads)
     try:
-        while running:
-            message = inbox.get()
+        while running and not cancel.is_set():
+            try:
+                message = inbox.get(timeout=0.1)   # wake up to notice a cancel
+            except queue.Empty:
+                continue
             if isinstance(message, _RegionDone):
                 running -= 1
             elif isinstance(message, _RegionFailed):
@@ -168,13 +170,14 @@ def _chunks(opts: LoadOptions, regions: list[str], report: LoadReport,
                 chunk = _decode_page(message, opts, report)
                 pages[region] += 1
                 events[region] += len(message.events)
-                fetched_bytes += chunk.sources[0].size if chunk is not None else 0
+                report.files_read += 1          # a page read counts as a file: it may be empty
+                report.bytes_read += chunk.sources[0].size if chunk is not None else 0
                 if message.events:
                     oldest[region] = _iso(message.events[-1].get("EventTime"))
                 if progress:
-                    progress({"stage": "lookup", "files_done": sum(pages.values()), "files_total": None,
-                              "bytes": fetched_bytes,
-                              "events": sum(events.values()), "eta_s": None,
+                    # No files_total / eta_s: LookupEvents does not say how many pages remain.
+                    progress({"stage": "lookup", "files_done": sum(pages.values()),
+                              "bytes": report.bytes_read, "events": sum(events.values()),
                               "regions": {r: {"pages": pages[r], "events": events[r]} for r in regions}})
                 if chunk is not None and len(chunk):
                     yield chunk
@@ -248,8 +251,19 @@ def _call_with_backoff(client, params: dict, pacing: Pacing, stop: threading.Eve
             if time.monotonic() + delay > deadline:
                 raise
             attempt += 1
-            if stop.wait(delay) or cancel.is_set():
+            if _wait(delay, stop, cancel):
                 return None
+
+
+def _wait(seconds: float, *events: threading.Event) -> bool:
+    """Sleep up to `seconds`; True as soon as any of `events` is set (stop or user cancel)."""
+    deadline = time.monotonic() + seconds
+    while not any(e.is_set() for e in events):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        events[0].wait(min(0.1, remaining))
+    return True
 
 
 def _retryable(exc: Exception) -> bool:

@@ -178,3 +178,25 @@ def test_a_region_failing_midway_keeps_and_reports_what_was_loaded(lookup_server
     assert f"back to {oldest_loaded:%Y-%m-%dT%H:%M:%SZ}" in error
     assert "InternalFailure" in error and "not loaded" in error
     assert any(r.status == 500 for r in lookup_server.requests_for("us-gov-east-1"))
+
+
+def test_cancel_stops_every_region_promptly_and_says_so(lookup_server):
+    start, _ = stock(lookup_server, "us-gov-west-1", 400)
+    stock(lookup_server, "us-east-1", 400)
+    cancel = threading.Event()
+    report = LoadReport()
+    chunks = lookup_chunks(LoadOptions(start=start, end=NOW, regions=["us-gov-west-1", "us-east-1"],
+                                       endpoint_url=lookup_server.url), report, cancel=cancel)
+    first = next(chunks)
+    cancel.set()
+    began = time.monotonic()
+    rest = list(chunks)
+    assert time.monotonic() - began < 1.0
+    assert report.cancelled is True
+    assert 50 <= len(first) + sum(len(c) for c in rest) < 800
+    # The region threads end after the call in flight; wait for that so none reaches a later test.
+    seen = -1
+    while seen != len(lookup_server.requests):
+        seen = len(lookup_server.requests)
+        time.sleep(1.0)
+    assert seen < 16
