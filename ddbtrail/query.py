@@ -399,16 +399,47 @@ def _ip(text: str):
         return None
 
 
+def table_groups(table: EventTable) -> tuple[np.ndarray, np.ndarray] | None:
+    """Which tables each distinct `tables` label stands for, as (label code, table code)
+    pairs, so table filters and facets work per label (a few) instead of per membership
+    entry (a million).  None when a label is ambiguous (a table name containing a comma):
+    callers then use the membership arrays row by row.
+    """
+    def compute():
+        labels, names = column_codes(table, "tables")
+        width = max(len(table.table_names), 1)
+        pairs = np.unique(labels[table.table_rows].astype(np.int64) * width + table.table_codes)
+        pair_label, pair_table = np.divmod(pairs, width)
+        same_tables = np.bincount(pair_label, minlength=len(names))[labels] == \
+            np.bincount(table.table_rows, minlength=len(table))
+        return (pair_label, pair_table) if (labels >= 0).all() and same_tables.all() else None
+    return per_table(table, "table_groups", compute)
+
+
 def _column_mask(table: EventTable, column: str, term: Term) -> np.ndarray:
     hits = _matches(table, column, term)
-    if column != "tables":
-        codes, _ = column_codes(table, column)
-        return np.append(hits, False)[codes]          # code -1 (missing) lands on False
-    mask = np.zeros(len(table), dtype=bool)
-    mask[table.table_rows[hits[table.table_codes]]] = True
-    if ("",) in term.values and term.field is not None:                 # table:"" = events that name no table
-        mask[np.setdiff1d(np.arange(len(table)), table.table_rows)] = True
-    return mask
+    if column == "tables":
+        return _tables_mask(table, hits, no_table=("",) in term.values and term.field is not None)
+    codes, _ = column_codes(table, column)
+    return np.append(hits, False)[codes]          # code -1 (missing) lands on False
+
+
+def _tables_mask(table: EventTable, hits: np.ndarray, no_table: bool) -> np.ndarray:
+    """Rows that touch a table marked in `hits` (or, with `no_table`, that name none)."""
+    groups = table_groups(table)
+    if groups is None:                            # ambiguous labels: walk the membership
+        mask = np.zeros(len(table), dtype=bool)
+        mask[table.table_rows[hits[table.table_codes]]] = True
+        if no_table:
+            mask[np.setdiff1d(np.arange(len(table)), table.table_rows)] = True
+        return mask
+    labels, names = column_codes(table, "tables")
+    pair_label, pair_table = groups
+    label_hits = np.zeros(len(names), dtype=bool)
+    label_hits[pair_label[hits[pair_table]]] = True
+    if no_table:
+        label_hits |= np.bincount(pair_label, minlength=len(names)) == 0
+    return label_hits[labels]
 
 
 def _term_mask(term: Term, table: EventTable) -> np.ndarray:

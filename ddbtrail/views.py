@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ddbtrail.events import CATEGORICAL, LOCATORS, UNIQUE_STRINGS, EventTable
-from ddbtrail.query import FIELDS, column_codes, per_table, read_only_codes, time_ns
+from ddbtrail.query import FIELDS, column_codes, per_table, read_only_codes, table_groups, time_ns
 from ddbtrail.timeparse import format_time
 
 #: Timeline bucket sizes, smallest first.
@@ -60,6 +60,13 @@ def has_error(table: EventTable) -> np.ndarray:
 
 
 # -- facets ---------------------------------------------------------------------------
+def _code_counts(table: EventTable, column: str, mask: np.ndarray) -> np.ndarray:
+    """Masked rows per distinct value of `column` (missing values not counted)."""
+    codes, names = column_codes(table, column)
+    picked = codes[mask]
+    return np.bincount(picked[picked >= 0], minlength=len(names))
+
+
 def facet_counts(table: EventTable, mask: np.ndarray, field: str,
                  limit: int | None = None) -> list[tuple[str, int]]:
     """(value, events) for the rows in `mask`, most frequent first, ties by name.
@@ -72,11 +79,15 @@ def facet_counts(table: EventTable, mask: np.ndarray, field: str,
     if column != "tables" and column not in CATEGORICAL:
         raise ValueError(f"no facet for {field!r}")
     names = _distinct(table, column)
-    if column == "tables":
+    groups = table_groups(table) if column == "tables" else None
+    if groups is not None:                       # count per label, then spread to its tables
+        pair_label, pair_table = groups
+        per_label = _code_counts(table, "tables", mask)
+        counts = np.bincount(pair_table, weights=per_label[pair_label], minlength=len(names)).astype(np.int64)
+    elif column == "tables":
         counts = np.bincount(table.table_codes[mask[table.table_rows]], minlength=len(names))
     else:
-        codes = column_codes(table, column)[0][mask]
-        counts = np.bincount(codes[codes >= 0], minlength=len(names))
+        counts = _code_counts(table, column, mask)
     return [(str(names[i]), int(counts[i])) for i in _top(counts, _name_rank(table, column), limit)]
 
 
@@ -169,8 +180,7 @@ def principal_lanes(table: EventTable, mask: np.ndarray, top: int = 8, start=Non
     n = max(len(edges) - 1, 0)
     codes, names = column_codes(table, "principal")
     codes = codes[rows]
-    chosen = _top(np.bincount(codes[codes >= 0], minlength=len(names)),
-                  _name_rank(table, "principal"), top)
+    chosen = _top(np.bincount(codes[codes >= 0], minlength=len(names)), _name_rank(table, "principal"), top)
     lane_of = np.full(len(names) + 1, -1)
     lane_of[chosen] = np.arange(len(chosen))
     lanes = lane_of[codes]

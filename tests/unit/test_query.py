@@ -330,11 +330,11 @@ def test_a_million_rows_three_terms_in_a_few_milliseconds():
     expected = query.mask(big)                 # first use fills the per-table caches
     timings = []
     for _ in range(5):
-        started = time.perf_counter()
+        started = time.process_time()          # CPU time: the shared machine's load does not count
         mask = query.mask(big)
-        timings.append(time.perf_counter() - started)
+        timings.append(time.process_time() - started)
     assert (mask == expected).all() and 0 < mask.sum() < n
-    assert min(timings) < 0.05, timings        # a few ms on an idle core; generous for a shared one
+    assert min(timings) < 0.03, timings        # ~5 ms measured; per-row Python would take seconds
 
 
 def test_a_quoted_ip_value_is_literal_and_add_term_keeps_slashes_literal():
@@ -343,3 +343,11 @@ def test_a_quoted_ip_value_is_literal_and_add_term_keeps_slashes_literal():
     assert rows(odd, "ip:10.0.0.0/8") == [1]
     assert add_term("", "ip", "10.0.0.0/8") == 'ip:"10.0.0.0/8"'
     assert parse("ip:10.0.0.0/8").text == "ip:10.0.0.0/8"
+
+
+def test_tables_whose_names_contain_commas_stay_apart():
+    odd = table_of([event(0, tables=("a,b",)), event(1, tables=("a", "b")), event(2, tables=("a",))])
+    assert list(odd.df["tables"]) == ["a,b", "a,b", "a"]      # same label, different tables
+    assert rows(odd, "table:a") == [1, 2]
+    assert rows(odd, 'table:"a,b"') == [0]
+    assert rows(odd, "-table:b") == [0, 2]

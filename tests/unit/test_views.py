@@ -221,3 +221,8 @@ def test_summary_fields_are_query_fields_that_select_the_event(table):
             for _, field, value in section:
                 if field is not None:
                     assert parse(add_term("", field, value)).mask(table)[row], (field, value)
+
+
+def test_table_facet_with_names_that_contain_commas():
+    odd = table_of([event(0, tables=("a,b",)), event(1, tables=("a", "b")), event(2, tables=("a",))])
+    assert views.facet_counts(odd, np.ones(3, dtype=bool), "table") == [("a", 2), ("a,b", 1), ("b", 1)]
