@@ -15,7 +15,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -71,6 +71,21 @@ def delivered_at(key: str) -> datetime | None:
         return datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=timezone.utc) if m else None
     except ValueError:  # digits that are no date: keep the file, the time filter can't judge it
         return None
+
+
+def date_folders(first: date, last: date) -> list[str]:
+    """`YYYY/MM/` for months wholly inside first..last, `YYYY/MM/DD/` for the other days:
+    a 90-day window costs about 3 month listings plus the edge days, not 90 listings."""
+    folders, day = [], first
+    while day <= last:
+        month_end = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+        if day.day == 1 and month_end <= last:
+            folders.append(f"{day:%Y/%m}/")
+            day = month_end + timedelta(days=1)
+        else:
+            folders.append(f"{day:%Y/%m/%d}/")
+            day += timedelta(days=1)
+    return folders
 
 
 def cache_root(opts: LoadOptions) -> Path:
@@ -159,8 +174,8 @@ class _Listing:
         by_day, whole = self.log_folders(prefix, opts)
         if by_day and start is not None:
             last = (end or datetime.now(timezone.utc)) + DELIVERY_SLACK
-            days = [start.date() + timedelta(d) for d in range((last.date() - start.date()).days + 1)]
-            whole += [f"{folder}{day:%Y/%m/%d}/" for folder in by_day for day in days]
+            dates = date_folders(start.date(), last.date())
+            whole += [f"{folder}{when}" for folder in by_day for when in dates]
         else:
             whole += by_day
         found = []

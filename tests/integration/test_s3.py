@@ -8,7 +8,8 @@ import os
 import stat
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
+from urllib.parse import unquote
 
 import pytest
 
@@ -116,6 +117,28 @@ def test_prefix_may_point_at_an_account_or_region(moto_endpoint, govcloud_trail,
     assert len(by_account) == 18
     assert {u for _, u in by_region} == {u for _, u in by_account if "/us-gov-west-1/" in u}
     assert len(by_region) == 9
+
+
+def test_whole_months_in_the_window_are_listed_as_one_folder(moto_server, moto_endpoint,
+                                                            tmp_path):
+    s3 = make_bucket(moto_endpoint, "long-window")
+    edges = [datetime(2026, 10, 29, 12, 5, tzinfo=timezone.utc),   # before the window
+             datetime(2026, 10, 31, 12, 5, tzinfo=timezone.utc),
+             datetime(2026, 11, 17, 12, 5, tzinfo=timezone.utc),
+             datetime(2026, 12, 2, 12, 5, tzinfo=timezone.utc),
+             datetime(2026, 12, 5, 12, 5, tzinfo=timezone.utc)]     # after it
+    put_trail_logs(s3, "long-window", "AWSLogs/", [ACCOUNT], ["us-gov-west-1"], edges, digests=False)
+    mark = moto_server.mark()
+    files, _ = collect("s3://long-window", LoadOptions(
+        start=datetime(2026, 10, 30, tzinfo=timezone.utc), end=datetime(2026, 12, 2, 23, 0, tzinfo=timezone.utc),
+        regions=["us-gov-west-1"], endpoint_url=moto_endpoint, cache_dir=str(tmp_path)))
+    assert [u for _, u in sorted(files, key=lambda f: f[1])] == sorted(
+        f"s3://long-window/{log_key('AWSLogs/', ACCOUNT, 'us-gov-west-1', t)}" for t in edges[1:4])
+    folder = f"AWSLogs/{ACCOUNT}/CloudTrail/us-gov-west-1/"
+    listed = [unquote(r.query.split("prefix=")[1].split("&")[0]).removeprefix(folder)
+              for r in moto_server.requests_since(mark)
+              if r.query.startswith("list-type=2") and "delimiter" not in r.query]
+    assert sorted(listed) == ["2026/10/30/", "2026/10/31/", "2026/11/", "2026/12/01/", "2026/12/02/"]
 
 
 def test_region_option_limits_the_walk_without_listing_regions(moto_server, moto_endpoint,
