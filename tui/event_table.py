@@ -25,7 +25,7 @@ COLUMNS = [
     ("operation", "operation", 14, False),
     ("principal", "principal", 12, True),
     ("error", "error", 12, False),
-    ("tables", "table", 12, False),
+    ("tables", "table", 16, False),
     ("ip", "ip", 15, False),
 ]
 SORT_COLUMNS = [c[0] for c in COLUMNS]
@@ -86,7 +86,7 @@ class EventTableView(ScrollView, can_focus=True):
         self.order = np.asarray(views.sorted_rows(self.table, self.mask, self.sort_column,
                                                   self.descending))
         where = np.flatnonzero(self.order == keep_row) if keep_row is not None else []
-        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self.virtual_size = Size(0, len(self.order) + 1)
         self._move_to(int(where[0]) if len(where) else 0)
         self.refresh()
 
@@ -123,7 +123,7 @@ class EventTableView(ScrollView, can_focus=True):
         self._move_to(len(self.order) - 1)
 
     def _jump_error(self, forward: bool) -> None:
-        position = views.next_error_row(self.table, self.order, self.cursor, forward)
+        position = views.next_error_row(self.table, self.order, self.cursor, 1 if forward else -1)
         if position is None:
             self.notify("No more errors in this direction", timeout=2)
         else:
@@ -171,15 +171,15 @@ class EventTableView(ScrollView, can_focus=True):
                 text = str(self._times[row]).replace("T", " ")[-w:]
             else:
                 text = self._columns[column].label(row)
-            out.append(_fit(text, w, keep_end=column == "principal"))
+            out.append(fit(text, w, keep_end=column == "principal"))
         return out
 
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self.scrollable_content_region.width
         if y == 0:
             style = self.get_component_rich_style("event-table--header")
-            text = "  " + " ".join(_fit(h, w) for _, h, w in self.layout(width))
-            return Strip([Segment(_fit(text, width), style)], width)
+            text = "  " + " ".join(fit(h, w) for _, h, w in self.layout(width))
+            return Strip([Segment(fit(text, width), style)], width)
         position = int(self.scroll_offset.y) + y - 1
         if position >= len(self.order):
             return Strip.blank(width, self.rich_style)
@@ -193,14 +193,14 @@ class EventTableView(ScrollView, can_focus=True):
         if position == self.cursor:
             style += self.get_component_rich_style("event-table--cursor")
         text = ("* " if marked else "  ") + " ".join(self.cells(row, width))
-        return Strip([Segment(_fit(text, width), style)], width)
+        return Strip([Segment(fit(text, width), style)], width)
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self.order) + 1)
+        self.virtual_size = Size(0, len(self.order) + 1)
         self._move_to(self.cursor)
 
 
-def _fit(text: str, width: int, keep_end: bool = False) -> str:
+def fit(text: str, width: int, keep_end: bool = False) -> str:
     """Pad or cut `text` to exactly `width` cells; long ARNs keep their informative tail."""
     if cell_len(text) <= width:
         return set_cell_size(text, width)

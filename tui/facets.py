@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from rich.cells import cell_len
 from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import OptionList
@@ -15,6 +16,7 @@ from textual.widgets import OptionList
 from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
+from tui.event_table import fit
 from tui.actions import bindings
 from tui.messages import AddTerm
 
@@ -27,10 +29,11 @@ class Facet:
     title: str
     column: str   # event-table column
     field: str    # query-language field
+    keep_end: bool = False   # ARNs: the role or user name at the end is what identifies them
 
 
 FACETS = [
-    Facet("principal", "principal", "principal"),
+    Facet("principal", "principal", "principal", keep_end=True),
     Facet("table", "tables", "table"),
     Facet("operation", "operation", "op"),
 ]
@@ -52,19 +55,29 @@ class FacetPane(OptionList):
         super().__init__(markup=False, **kwargs)
         self.facet = facet
         self.values: list[str] = []
+        self.counts: list[tuple[str, int]] = []
         self.border_title = facet.title
 
     def show(self, table: EventTable, mask: np.ndarray) -> None:
         """Recount for this query, keeping the highlighted value where it still appears."""
         keep = self.highlighted_value
-        counts = views.facet_counts(table, mask, self.facet.column)[:TOP_VALUES]
-        self.values = [value for value, _ in counts]
-        width = len(f"{counts[0][1]:,}") if counts else 1
-        self.set_options([_line(value, n, width) for value, n in counts])
+        self.counts = views.facet_counts(table, mask, self.facet.column, limit=TOP_VALUES)
+        self.values = [value for value, _ in self.counts]
         self.border_title = self.facet.title
-        self.border_subtitle = f"{len(counts)} values" if len(counts) < TOP_VALUES else f"top {TOP_VALUES}"
+        self.border_subtitle = (f"{len(self.counts)} values" if len(self.counts) < TOP_VALUES
+                                else f"top {TOP_VALUES}")
+        self._paint(self.values.index(keep) if keep in self.values else 0)
+
+    def _paint(self, highlighted: int | None) -> None:
+        width = len(f"{self.counts[0][1]:,}") if self.counts else 1
+        room = self.scrollable_content_region.width - width - 1
+        self.set_options([_line(value, n, width, room if self.facet.keep_end else 0)
+                          for value, n in self.counts])
         if self.values:
-            self.highlighted = self.values.index(keep) if keep in self.values else 0
+            self.highlighted = highlighted
+
+    def on_resize(self) -> None:
+        self._paint(self.highlighted)
 
     @property
     def highlighted_value(self) -> str | None:
@@ -83,9 +96,13 @@ class FacetPane(OptionList):
         self._pick(True)
 
 
-def _line(value: str, count: int, width: int) -> Text:
-    """A facet line as literal text: the count, then the value made printable."""
-    label = Text(printable(value)) if value else Text("(none)", style="dim italic")
+def _line(value: str, count: int, width: int, tail_room: int) -> Text:
+    """A facet line as literal text: the count, then the value made printable (cut to its
+    last `tail_room` cells when that is set; otherwise the pane's ellipsis cuts the end)."""
+    text = printable(value)
+    if 0 < tail_room < cell_len(text):
+        text = fit(text, tail_room, keep_end=True)
+    label = Text(text) if value else Text("(none)", style="dim italic")
     return Text.assemble((f"{count:>{width},} ", "bold"), label, no_wrap=True, overflow="ellipsis")
 
 

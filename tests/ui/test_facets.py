@@ -19,7 +19,12 @@ def _pane(app, column: str) -> FacetPane:
 async def test_panes_list_counts_highest_first(incident_table):
     app = DdbTrailApp(["test"], table=incident_table)
     async with app.run_test(size=(140, 40)):
-        assert _lines(_pane(app, "principal")) == [f"40 {ROLE}OrdersService", f"17 {ROLE}ReportingJob"]
+        principal = _pane(app, "principal")
+        assert principal.values == [f"{ROLE}OrdersService", f"{ROLE}ReportingJob"]
+        # long ARNs keep their informative tail when the pane is narrower than them
+        first, second = _lines(principal)
+        assert first.startswith("40 ") and first.endswith(":role/OrdersService")
+        assert second.startswith("17 ") and second.endswith(":role/ReportingJob")
         assert _lines(_pane(app, "tables")) == ["40 Orders", "12 PatientRecords", " 5 CaseFiles"]
         assert _lines(_pane(app, "operation"))[0] == "20 GetItem"
         assert _lines(_pane(app, "lower")) == ["52 (none)", " 5 AccessDenied"]
