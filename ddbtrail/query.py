@@ -155,8 +155,10 @@ def _is_ip_word(text: str, i: int) -> bool:
 def _read_values(text: str, i: int, field: str | None):
     """Comma-separated values from `i`: patterns, their positions, which were quoted, end."""
     values, positions, quoted = [], [], []
-    after = f"{field}:" if field else "-"
+    after = f"{field}:" if field else None
     while True:
+        if after is None and text[i] == ",":
+            raise QueryError('unexpected ","', i, "a field:value or a word")
         if i == len(text) or text[i].isspace() or text[i] == ",":
             raise QueryError(f'missing value after "{after}"', i, "a value")
         positions.append(i)
@@ -200,9 +202,8 @@ def _read_quoted(text: str, start: int) -> tuple[Pattern, int]:
                 piece.append(code)
                 i += 1
             elif code in _ESCAPE_DIGITS:
-                digits = text[i + 2:i + 2 + _ESCAPE_DIGITS[code]]
-                if len(digits) != _ESCAPE_DIGITS[code] or not re.fullmatch(r"[0-9a-fA-F]+", digits) \
-                        or int(digits, 16) > 0x10FFFF:
+                digits = re.compile(r"[0-9a-fA-F]{0,%d}" % _ESCAPE_DIGITS[code]).match(text, i + 2).group()
+                if len(digits) != _ESCAPE_DIGITS[code] or int(digits, 16) > 0x10FFFF:
                     raise QueryError(f'bad escape "\\{code}{digits}"', i,
                                      f"\\{code} and {_ESCAPE_DIGITS[code]} hex digits")
                 piece.append(chr(int(digits, 16)))
@@ -359,7 +360,8 @@ def read_only_codes(table: EventTable) -> np.ndarray:
     return per_table(table, "read_only", compute)
 
 
-def _names(table: EventTable, column: str) -> np.ndarray:
+def distinct_values(table: EventTable, column: str) -> np.ndarray:
+    """The distinct values of a string column; for `tables`, the table names."""
     if column == "tables":
         return np.asarray(table.table_names, dtype=object)
     return column_codes(table, column)[1]
@@ -372,7 +374,7 @@ def _matches(table: EventTable, column: str, term: Term) -> np.ndarray:
     drops trailing NULs, and hostile values must match exactly).
     """
     def compute():
-        names = _names(table, column)
+        names = distinct_values(table, column)
         lowered = per_table(table, ("lower", column), lambda: [s.lower() for s in names])
         hits = np.zeros(len(names), dtype=bool)
         for pattern, network in zip(term.values, term.networks or (None,) * len(term.values)):

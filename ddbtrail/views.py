@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from ddbtrail.events import CATEGORICAL, LOCATORS, UNIQUE_STRINGS, EventTable
-from ddbtrail.query import FIELDS, column_codes, per_table, read_only_codes, table_groups, time_ns
+from ddbtrail.query import (FIELDS, column_codes, distinct_values, per_table, read_only_codes,
+                            table_groups, time_ns)
 from ddbtrail.timeparse import format_time
 
 #: Timeline bucket sizes, smallest first.
@@ -29,16 +30,10 @@ def _column(field: str) -> str:
     return FIELDS.get(field, field)
 
 
-def _distinct(table: EventTable, column: str) -> np.ndarray:
-    if column == "tables":
-        return np.asarray(table.table_names, dtype=object)
-    return column_codes(table, column)[1]
-
-
 def _name_rank(table: EventTable, column: str) -> np.ndarray:
     """Position of each distinct value in name order, for "by count, then by name"."""
     def compute():
-        names = _distinct(table, column)
+        names = distinct_values(table, column)
         rank = np.empty(len(names), dtype=np.int64)
         rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
         return rank
@@ -55,7 +50,7 @@ def has_error(table: EventTable) -> np.ndarray:
     """Per row: the call failed (errorCode present)."""
     def compute():
         codes, names = column_codes(table, "error")
-        return np.append([name != "" for name in names], False)[codes]
+        return np.array([name != "" for name in names] + [False], dtype=bool)[codes]  # -1: missing
     return per_table(table, "has_error", compute)
 
 
@@ -78,7 +73,7 @@ def facet_counts(table: EventTable, mask: np.ndarray, field: str,
     column = _column(field)
     if column != "tables" and column not in CATEGORICAL:
         raise ValueError(f"no facet for {field!r}")
-    names = _distinct(table, column)
+    names = distinct_values(table, column)
     groups = table_groups(table) if column == "tables" else None
     if groups is not None:                       # count per label, then spread to its tables
         pair_label, pair_table = groups

@@ -206,7 +206,11 @@ def test_unknown_field_says_where_what_fits_and_did_you_mean():
     ("ro:maybe", 3, 'bad value "maybe" for ro:', "true or false"),
     ('""', 0, "empty word", "a word to search for"),
     ('ua:"\\q"', 4, 'unknown escape "\\q"', 'one of \\" \\\\ \\* \\xNN \\uNNNN \\UNNNNNNNN'),
-    ('ua:"\\x4"', 4, 'bad escape "\\x4""', "\\x and 2 hex digits"),
+    ('ua:"\\x4"', 4, 'bad escape "\\x4"', "\\x and 2 hex digits"),
+    ('ua:"\\U00110000"', 4, 'bad escape "\\U00110000"', "\\U and 8 hex digits"),
+    (",x", 0, 'unexpected ","', "a field:value or a word"),
+    ("-,x", 1, 'unexpected ","', "a field:value or a word"),
+    ("x,", 2, 'missing value after ","', "a value"),
 ])
 def test_errors_point_at_the_problem(text, position, message, expected):
     error = error_of(text)
@@ -351,3 +355,23 @@ def test_tables_whose_names_contain_commas_stay_apart():
     assert rows(odd, "table:a") == [1, 2]
     assert rows(odd, 'table:"a,b"') == [0]
     assert rows(odd, "-table:b") == [0, 2]
+
+
+def test_any_typed_text_parses_or_raises_a_query_error(table):
+    """The query line is parsed on every keystroke: nothing may escape but QueryError, and
+    what parses has a canonical text that means the same."""
+    rng = random.Random(3)
+    alphabet = list('abc:-,"\\* /0123456789.xuU') + ["op:", "ip:", "after:", "table:", "\u202e", "\x1b"]
+    parsed = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        try:
+            query = parse(text, now=T0)
+        except QueryError as error:
+            assert 0 <= error.position <= len(text), (text, error)
+            continue
+        parsed += 1
+        again = parse(query.text, now=T0)
+        assert again.text == query.text, text
+        assert (again.mask(table) == query.mask(table)).all(), text
+    assert parsed > 300

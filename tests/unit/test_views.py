@@ -226,3 +226,14 @@ def test_summary_fields_are_query_fields_that_select_the_event(table):
 def test_table_facet_with_names_that_contain_commas():
     odd = table_of([event(0, tables=("a,b",)), event(1, tables=("a", "b")), event(2, tables=("a",))])
     assert views.facet_counts(odd, np.ones(3, dtype=bool), "table") == [("a", 2), ("a,b", 1), ("b", 1)]
+
+
+def test_an_empty_table_has_empty_views():
+    empty = table_of([])
+    none = parse("table:Orders op:Scan error:* ip:10.0.0.0/8 ro:true scan").mask(empty)
+    assert none.shape == (0,)
+    assert views.facet_counts(empty, none, "table") == views.facet_counts(empty, none, "principal") == []
+    assert len(views.timeline(empty, none).counts) == 0
+    assert views.principal_lanes(empty, none).principals == []
+    assert views.sorted_rows(empty, none, "operation").tolist() == []
+    assert views.next_error_row(empty, views.sorted_rows(empty, none), -1, 1) is None
