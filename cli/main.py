@@ -8,6 +8,7 @@ something was loaded (skipped files are reported, not fatal), 2 for unusable inp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -93,12 +94,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
     export.set_defaults(run=run_export)
 
-    coverage = sub.add_parser("coverage", parents=[common], help="is DynamoDB data-event logging on, for what",
-                              description="Check trails and event selectors: which tables are logged for "
-                                          "read/write. Prints the command that would fix gaps; never runs it.")
+    coverage = sub.add_parser(
+        "coverage", parents=[common], help="is DynamoDB data-event logging on, for what",
+        description="Read the trails and their event selectors (DescribeTrails, GetTrailStatus, "
+                    "GetEventSelectors) and say which tables are recorded for reads and writes. "
+                    "Prints the put-event-selectors command that would close the gaps; never runs it.")
+    coverage.add_argument("sources", nargs="*", metavar="SOURCE",
+                          help="also check every table seen in these sources")
     coverage.add_argument("--table", action="append", default=[], metavar="TABLE",
-                          help="table to check (repeatable)")
-    coverage.add_argument("--json", action="store_true", help="print one JSON object")
+                          help="table name or ARN to check (repeatable)")
+    coverage.add_argument("--json", action="store_true",
+                          help="print one JSON object: trails, uncovered, commands")
     coverage.set_defaults(run=run_coverage)
     return parser
 
@@ -125,7 +131,7 @@ def _stderr_progress():
     return show
 
 
-def _load(args):
+def _load(args, opts: LoadOptions | None = None):
     """Load the sources; report skipped files on stderr; UsageError when nothing loaded."""
     from loaders import NothingLoaded, load
 
@@ -133,7 +139,7 @@ def _load(args):
         raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
     progress = _stderr_progress()
     try:
-        table, report = load(args.sources, _load_options(args), progress=progress)
+        table, report = load(args.sources, opts or _load_options(args), progress=progress)
     except NothingLoaded as error:
         raise UsageError(f"nothing could be loaded: {error}") from None
     finally:
@@ -182,7 +188,7 @@ def run_summary(args) -> int:
     table, report = _load(args)
     result = summary(table, _mask(table, query), report)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        print(json.dumps(result))  # ASCII: no record character can act on a terminal
     else:
         print_summary(result, Console(highlight=False, markup=False, emoji=False))
     return 0
@@ -239,8 +245,12 @@ def run_coverage(args) -> int:
     from ddbtrail.coverage import render_text
     from loaders.coverage import fetch_coverage
 
+    tables = list(args.table)
+    if args.sources:  # --trail here picks the trail to check, not logs to load
+        table, _ = _load(args, dataclasses.replace(_load_options(args), trail=None))
+        tables += [name for name in table.table_names if name not in tables]
     try:
-        result = fetch_coverage(_load_options(args), args.table)
+        result = fetch_coverage(_load_options(args), tables)
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"cannot read the trails: {printable(str(error))}") from None
     sys.stdout.write(json.dumps(result) + "\n" if args.json else render_text(result))

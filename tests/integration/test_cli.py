@@ -9,9 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import boto3
 import pyarrow.parquet as pq
 import pytest
 
@@ -270,3 +272,32 @@ def test_start_and_end_bound_the_events(mixed_tree):
     result = json.loads(run.stdout)
     assert result["events"] == 3
     assert result["time_range"] == ["2026-11-20T10:00:05Z", "2026-11-20T10:00:07Z"]
+
+
+@pytest.fixture
+def mgmt_only_trail(moto_endpoint):
+    """A logging trail in us-gov-west-1 that records management events only."""
+    name = f"mgmt-{uuid.uuid4().hex[:8]}"
+    cloudtrail = boto3.client("cloudtrail", region_name="us-gov-west-1", endpoint_url=moto_endpoint)
+    s3 = boto3.client("s3", region_name="us-gov-west-1", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "us-gov-west-1"})
+    cloudtrail.create_trail(Name=name, S3BucketName=name)
+    cloudtrail.start_logging(Name=name)
+    cloudtrail.put_event_selectors(TrailName=name, EventSelectors=[
+        {"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    return name
+
+
+def test_coverage_names_unrecorded_tables_and_prints_the_fix(moto_endpoint, mgmt_only_trail, mixed_tree):
+    common = ["--region", "us-gov-west-1", "--endpoint-url", moto_endpoint, "--trail", mgmt_only_trail]
+    run = ddbtrail("coverage", *common, "--table", "Ledger", "--json")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert [t["name"] for t in result["trails"]] == [mgmt_only_trail]
+    assert [(u["table"], u["read"], u["write"]) for u in result["uncovered"]] == [("Ledger", True, True)]
+    # Tables seen in loaded logs are checked too; the human text shows the command, not run.
+    human = ddbtrail("coverage", mixed_tree, *common)
+    assert human.returncode == 0, human.stderr
+    out = human.stdout.decode()
+    assert all(name in out for name in ("Orders", "Patients", "Cases"))
+    assert "aws cloudtrail put-event-selectors" in out and "not run" in out
