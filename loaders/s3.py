@@ -58,8 +58,8 @@ def parse_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://"):
         raise S3SourceError(f"not an s3:// URI: {uri!r}")
     bucket, _, prefix = uri[len("s3://"):].partition("/")
-    if not bucket:
-        raise S3SourceError(f"no bucket name in {uri!r}")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", bucket):  # also keeps the cache path inside
+        raise S3SourceError(f"no valid bucket name in {uri!r}")
     prefix = "/".join(p for p in prefix.split("/") if p)
     return bucket, prefix + "/" if prefix else ""
 
@@ -255,8 +255,10 @@ class _Listing:
         kept, not_events = [], {}
         for obj in objects:
             folder = next((f for f in NOT_EVENTS if f"{f}/" in obj.key or f"_{f}_" in obj.key), None)
-            if folder:
-                not_events.setdefault(obj.key[:obj.key.find(folder) + len(folder)] + "/", folder)
+            if folder:  # reported by folder when in one, else by key
+                marker = f"{folder}/"
+                at = obj.key.find(marker)
+                not_events.setdefault(obj.key[:at + len(marker)] if at >= 0 else obj.key, folder)
                 continue
             when = delivered_at(obj.key)
             if when is None or ((low is None or when >= low) and (high is None or when <= high)):
@@ -271,7 +273,7 @@ def _private_dir(root: Path, bucket: str) -> Path:
     """root/bucket with mode 0700 on both (set explicitly: umask does not get a say)."""
     folder = root / bucket
     if not root.parent.is_dir():  # ddbtrail's own cache folder: private too
-        root.parent.mkdir(mode=0o700, parents=True)
+        root.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(root.parent, 0o700)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     for path in (root, folder):
@@ -287,7 +289,7 @@ def _cache_path(folder: Path, key: str, etag: str) -> Path:
 
 
 class _Stopped(Exception):
-    pass
+    """The caller stopped reading: the download is abandoned, its temp file removed."""
 
 
 def _download(s3, bucket: str, key: str, folder: Path, stop: Callable[[], bool]) -> Path:

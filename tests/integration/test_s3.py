@@ -262,6 +262,12 @@ def test_missing_bucket_is_a_clear_error(moto_endpoint, tmp_path):
                                                                   cache_dir=str(tmp_path)))
 
 
+@pytest.mark.parametrize("uri", ["s3://", "s3:///AWSLogs/", "s3://../etc/"])
+def test_uri_without_a_valid_bucket_is_a_clear_error(uri, tmp_path):
+    with pytest.raises(S3SourceError, match="no valid bucket name"):
+        collect(uri, LoadOptions(cache_dir=str(tmp_path)))
+
+
 def test_folder_without_awslogs_layout_loads_every_object_with_a_note(moto_endpoint, tmp_path):
     s3 = make_bucket(moto_endpoint, "copied-logs")
     odd = "x_20261399T9999Z_\u202e[red]\x1b]52;c;\x07.json.gz"  # no real date, hostile text
