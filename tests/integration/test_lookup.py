@@ -200,3 +200,40 @@ def test_cancel_stops_every_region_promptly_and_says_so(lookup_server):
         seen = len(lookup_server.requests)
         time.sleep(1.0)
     assert seen < 16
+
+
+def test_server_filters_like_lookup_events_for_the_real_paginator(server):
+    """The stand-in honours what botocore sends, so the tests above prove something."""
+    region = "us-gov-west-1"
+    with LookupServer(rate_limit=1000) as fast:
+        events = make_events(region, 130, NEWEST)
+        others = make_events(region, 30, NEWEST, source="s3.amazonaws.com")
+        fast.add_events(region, events + others)
+        stored = sorted(events + others, key=lambda e: e["EventTime"], reverse=True)
+        client = boto3.client("cloudtrail", region_name=region, endpoint_url=fast.url)
+
+        def ids(**params) -> list[str]:
+            pages = client.get_paginator("lookup_events").paginate(**params)
+            return [e["EventId"] for page in pages for e in page["Events"]]
+
+        def attribute(key: str, value: str) -> dict:
+            return {"LookupAttributes": [{"AttributeKey": key, "AttributeValue": value}]}
+
+        def where(key: str, test) -> list[str]:
+            return [e["EventId"] for e in stored if test(e[key])]
+
+        newest_first = [e["EventId"] for e in events]
+        assert ids(**attribute("EventSource", "dynamodb.amazonaws.com")) == newest_first
+        assert ids(**attribute("EventName", "DeleteTable")) == where("EventName", lambda v: v == "DeleteTable")
+        assert ids(**attribute("ResourceName", "Orders")) == where(
+            "Resources", lambda v: any(r["ResourceName"] == "Orders" for r in v))
+        assert ids(**attribute("ResourceType", "AWS::S3::Bucket")) == [e["EventId"] for e in others]
+        assert ids(**attribute("Username", "dba")) == where("Username", lambda v: v == "dba")
+        assert ids(**attribute("ReadOnly", "false")) == where("ReadOnly", lambda v: v == "false")
+        window = ids(StartTime=NEWEST - 9 * MINUTE, EndTime=NEWEST - 5 * MINUTE,
+                     **attribute("EventSource", "dynamodb.amazonaws.com"))
+        assert window == newest_first[5:10]
+        assert [len(p["Events"]) for p in client.get_paginator("lookup_events").paginate(
+            **attribute("EventSource", "dynamodb.amazonaws.com"))] == [50, 50, 30]
+        # The outer ReadOnly is a string, as LookupEvents prints it.
+        assert {e["ReadOnly"] for e in client.lookup_events(MaxResults=50)["Events"]} == {"true", "false"}

@@ -237,8 +237,12 @@ def make_events(region: str, count: int, newest: datetime, account: str = "12345
         if i % 17 == 0 and name != "ListTables":
             record["errorCode"] = "AccessDenied"
             record["errorMessage"] = f"User is not authorized to perform dynamodb:{name}"
-        resources = [] if name == "ListTables" else [
-            {"ResourceType": "AWS::DynamoDB::Table", "ResourceName": table}]
+        if source != "dynamodb.amazonaws.com":
+            record["requestParameters"] = {"bucketName": "evidence-bucket"}
+            resources = [{"ResourceType": "AWS::S3::Bucket", "ResourceName": "evidence-bucket"}]
+        else:
+            resources = [] if name == "ListTables" else [
+                {"ResourceType": "AWS::DynamoDB::Table", "ResourceName": table}]
         events.append({
             "EventId": event_id, "EventName": name, "ReadOnly": "true" if read_only else "false",
             "AccessKeyId": identity["accessKeyId"], "EventTime": when.timestamp(),
