@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from loaders.demo import INCIDENT, MARKER, VERSION, demo_dir, write_demo
+from loaders.demo import INCIDENT, VERSION, demo_dir, marker_path, write_demo
 
 LOG_PATH = re.compile(
     r"AWSLogs/(?P<account>\d{12})/CloudTrail/(?P<region>us-gov-(?:west|east)-1)/"
@@ -63,6 +63,7 @@ def test_two_generations_are_byte_identical(demo_root, tmp_path):
 
 
 def test_second_call_reuses_the_tree_of_the_same_version(demo_root):
+    assert marker_path(demo_root).read_text().strip() == VERSION
     before = {p: p.stat().st_mtime_ns for p in demo_root.rglob("*")}
     assert write_demo(demo_root) == demo_root
     assert {p: p.stat().st_mtime_ns for p in demo_root.rglob("*")} == before
@@ -73,10 +74,10 @@ def test_an_older_version_is_replaced(tmp_path):
     stale = root / "AWSLogs" / "123456789012" / "CloudTrail" / "us-gov-west-1" / "stale.json.gz"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"old")
-    (root / MARKER).write_text("0-old\n")
+    marker_path(root).write_text("0-old\n")
     write_demo(root)
     assert not stale.exists()
-    assert (root / MARKER).read_text().strip() == VERSION
+    assert marker_path(root).read_text().strip() == VERSION
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert not list(tmp_path.glob(".demo.*"))        # no temporary tree left behind
 
@@ -101,7 +102,7 @@ def test_layout_is_a_cloudtrail_delivery_tree_with_digests(demo_root):
     files = tree_files(demo_root)
     logs = [p for p in files if "/CloudTrail/" in p]
     digests = [p for p in files if "/CloudTrail-Digest/" in p]
-    assert set(files) == set(logs) | set(digests) | {MARKER}
+    assert set(files) == set(logs) | set(digests)      # nothing else for a loader to trip on
     accounts, regions = set(), set()
     for path in logs:
         match = LOG_PATH.fullmatch(path)
