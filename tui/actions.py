@@ -33,6 +33,7 @@ ACTIONS: list[Action] = [
     Action("t", "focus_table", "Table", "app", show=False),
     Action("M", "toggle_marked_only", "Marked only", "app"),
     Action("e", "export", "Export", "app"),
+    Action("L", "coverage", "Logging coverage of the loaded tables", "app", show=False),
     Action("escape", "cancel_load", "Cancel loading", "app", show=False),
     Action("q", "quit", "Quit", "app"),
     # facet panes

@@ -17,6 +17,7 @@ from ddbtrail.query import QueryError, add_term, parse
 from loaders import LoadOptions, LoadReport
 from tui.actions import ActionCommands, bindings
 from tui.banner import LookupBanner, wants_banner
+from tui.coverage_screen import CoverageScreen
 from tui.drilldown import DrilldownScreen
 from tui.event_table import EventTableView
 from tui.export_dialog import ExportDialog
@@ -174,6 +175,10 @@ class DdbTrailApp(App):
 
     def action_export(self) -> None:
         self.push_screen(ExportDialog(self.table, self.order, self.query_text, self.marks))
+
+    def action_coverage(self) -> None:
+        """Is data-event logging on for the loaded tables? (AWS read-only calls, in a worker.)"""
+        self.push_screen(CoverageScreen(self.opts, list(self.table.table_names)))
 
     def action_cancel_load(self) -> None:
         if self.loading:

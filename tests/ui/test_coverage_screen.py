@@ -15,6 +15,7 @@ from ddbtrail.coverage import render_text
 from loaders import LoadOptions
 from loaders.coverage import fetch_coverage
 from tests.servers.moto_server import FAKE_CREDENTIALS, MotoServer
+from tui.app import DdbTrailApp
 from tui.coverage_screen import CoverageScreen
 
 REGION = "us-gov-west-1"
@@ -102,3 +103,20 @@ async def test_a_refused_check_is_reported_on_screen(moto_endpoint):
     finally:
         server.shutdown()
     assert shown.startswith("could not check coverage:") and "cloudtrail:DescribeTrails" in shown
+
+
+async def test_palette_opens_coverage_for_the_loaded_tables(moto_endpoint, incident_table):
+    opts = LoadOptions(regions=[REGION], endpoint_url=moto_endpoint, accounts=["123456789012"])
+    app = DdbTrailApp([], opts, table=incident_table)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+p", *"Logging coverage")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CoverageScreen)
+        assert sorted(screen.tables) == sorted(incident_table.table_names)
+        await screen.workers.wait_for_complete()
+        await pilot.pause()
+        shown = str(screen.query_one("#report", Static).render())
+        assert "PatientRecords" in shown
