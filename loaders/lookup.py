@@ -90,6 +90,17 @@ class TokenBucket:
             time.sleep(at - now)
 
 
+_buckets: dict[tuple, TokenBucket] = {}
+_buckets_lock = threading.Lock()
+
+
+def _bucket(opts: LoadOptions, region: str, rate: float) -> TokenBucket:
+    """The one bucket of this credential source, endpoint and region, so that two loads
+    running at once (e.g. a console reload) share the quota instead of doubling it."""
+    with _buckets_lock:
+        return _buckets.setdefault((opts.profile, opts.endpoint_url, region, rate), TokenBucket(rate))
+
+
 @dataclass
 class _Page:
     region: str
@@ -109,13 +120,14 @@ class _RegionDone:
     region: str
 
 
-def check_range(opts: LoadOptions, now: datetime | None = None) -> None:
+def check_range(opts: LoadOptions) -> None:
     """Refuse what LookupEvents cannot answer before making any request."""
-    now = now or datetime.now(timezone.utc)
-    if opts.start is not None and opts.start < now - timedelta(days=MAX_DAYS_BACK):
-        days = (now - opts.start).days
+    now = datetime.now(timezone.utc)
+    start = opts.start if opts.start is None or opts.start.tzinfo else opts.start.replace(tzinfo=timezone.utc)
+    if start is not None and start < now - timedelta(days=MAX_DAYS_BACK):
+        days = (now - start).days
         raise LookupRangeError(
-            f"--start {opts.start:%Y-%m-%dT%H:%M:%SZ} is {days} days back; LookupEvents keeps "
+            f"--start {start:%Y-%m-%dT%H:%M:%SZ} is {days} days back; LookupEvents keeps "
             f"only the last {MAX_DAYS_BACK} days. Load older events from the trail's S3 logs "
             f"(s3://... or --trail NAME).")
     if opts.start is not None and opts.end is not None and opts.start > opts.end:
@@ -213,7 +225,7 @@ def _fetch_region(region: str, opts: LoadOptions, pacing: Pacing, stop: threadin
     page = 0
     try:
         client = aws.client("cloudtrail", opts, region, retries=pacing.botocore_attempts)
-        client.meta.events.register("before-send.cloudtrail.LookupEvents", TokenBucket(pacing.rate).take)
+        client.meta.events.register("before-send.cloudtrail.LookupEvents", _bucket(opts, region, pacing.rate).take)
         params: dict = {"LookupAttributes": [{"AttributeKey": "EventSource", "AttributeValue": EVENT_SOURCE}],
                         "MaxResults": PAGE_SIZE}
         if opts.start is not None:
