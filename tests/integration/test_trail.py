@@ -13,6 +13,7 @@ import pytest
 
 from loaders import LoadOptions, NothingLoaded, load
 from loaders.trail import TrailError, resolve_trail
+from tests.records import ROLE
 from tests.servers.moto_server import (DELIVERIES, END, GOV_REGIONS, START, dynamodb_record,
                                        make_bucket, put_trail_logs)
 
@@ -98,6 +99,6 @@ def test_cli_summary_by_trail_name_in_govcloud(moto_endpoint, audit_trail, tmp_p
     result = json.loads(done.stdout)
     assert result["events"] == len(DAYS_18_19)   # --region: the us-gov-west-1 folder only
     assert result["by_table"] == {"Orders": len(DAYS_18_19)}
-    assert result["by_principal"] == {f"arn:aws-us-gov:iam::{MOTO_ACCOUNT}:role/OrderService":
+    assert result["by_principal"] == {f"arn:aws-us-gov:iam::{MOTO_ACCOUNT}:role/{ROLE}":
                                       len(DAYS_18_19)}
     assert result["files"]["read"] == len(DAYS_18_19)

@@ -18,6 +18,8 @@ from urllib.parse import unquote
 import boto3
 from moto.server import ThreadedMotoServer
 
+from tests.records import assumed_role, record, table_arn
+
 #: Credentials moto accepts; set so boto3 never looks for real ones.
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -102,28 +104,16 @@ class MotoServer:
                 if r.method == "GET" and r.path.startswith(prefix) and len(r.path) > len(prefix)]
 
 
-def dynamodb_record(account: str, region: str, when: datetime, operation: str = "GetItem",
-                    table: str = "Orders") -> dict:
-    """A GovCloud DynamoDB data-event record as CloudTrail writes it (fields the table uses)."""
+def dynamodb_record(account: str, region: str, when: datetime) -> dict:
+    """tests.records' GetItem data event, moved to this account, GovCloud region and time."""
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    event_id = hashlib.sha1(f"{account}{region}{stamp}{operation}{table}".encode()).hexdigest()
-    return {
-        "eventVersion": "1.09",
-        "userIdentity": {
-            "type": "AssumedRole", "accountId": account, "accessKeyId": "ASIAEXAMPLE",
-            "arn": f"arn:aws-us-gov:sts::{account}:assumed-role/OrderService/worker-1",
-            "sessionContext": {"sessionIssuer": {
-                "type": "Role", "arn": f"arn:aws-us-gov:iam::{account}:role/OrderService"}},
-        },
-        "eventTime": stamp, "eventSource": "dynamodb.amazonaws.com", "eventName": operation,
-        "awsRegion": region, "sourceIPAddress": "10.1.2.3", "userAgent": "aws-sdk-java/2.20",
-        "requestParameters": {"tableName": table}, "responseElements": None,
-        "requestID": event_id[:20], "eventID": f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}",
-        "readOnly": operation in ("GetItem", "Query", "Scan"), "eventType": "AwsApiCall",
-        "managementEvent": False, "recipientAccountId": account, "eventCategory": "Data",
-        "resources": [{"type": "AWS::DynamoDB::Table",
-                       "ARN": f"arn:aws-us-gov:dynamodb:{region}:{account}:table/{table}"}],
-    }
+    event_id = hashlib.sha1(f"{account}{region}{stamp}".encode()).hexdigest()
+    return record(
+        userIdentity=assumed_role(account=account, partition="aws-us-gov"), eventTime=stamp,
+        awsRegion=region, recipientAccountId=account, requestID=event_id[:20].upper(),
+        eventID=f"{event_id[:8]}-{event_id[8:12]}-{event_id[12:16]}-{event_id[16:20]}-{event_id[20:32]}",
+        resources=[{"accountId": account, "type": "AWS::DynamoDB::Table",
+                    "ARN": table_arn("Orders", account, region, "aws-us-gov")}])
 
 
 def log_key(folder: str, account: str, region: str, delivered: datetime) -> str:
