@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import shlex
-from datetime import datetime
 
 from ddbtrail.text import printable
+from ddbtrail.timeparse import format_time
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 DYNAMODB_SOURCE = "dynamodb.amazonaws.com"
@@ -149,12 +149,6 @@ def _management_events(selectors: dict) -> bool:
     return any(s.get("IncludeManagementEvents", False) for s in selectors.get("EventSelectors") or [])
 
 
-def _iso(value) -> str | None:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value or None
-
-
 def describe_trail(trail: dict, status: dict, selectors: dict) -> dict:
     """One entry of the report's "trails" list (the issue-4 JSON plus a few extras)."""
     dynamodb = _dynamodb_selectors(selectors)
@@ -179,10 +173,10 @@ def describe_trail(trail: dict, status: dict, selectors: dict) -> dict:
         "s3_bucket": trail.get("S3BucketName"),
         "s3_prefix": trail.get("S3KeyPrefix") or "",
         "latest_delivery_error": error,
-        "latest_delivery_time": _iso(status.get("LatestDeliveryTime")),
+        "latest_delivery_time": format_time(status.get("LatestDeliveryTime")) or None,
         "management_events": _management_events(selectors),
         "dynamodb": {"read": any(s["read"] for s in dynamodb), "write": any(s["write"] for s in dynamodb),
-                     "tables": ["*"] if "*" in tables and len(tables) == 1 else tables},
+                     "tables": tables},
         "multi_region": bool(trail.get("IsMultiRegionTrail")),
         "organization": bool(trail.get("IsOrganizationTrail")),
         "selectors": dynamodb,
@@ -335,7 +329,7 @@ def render_text(report: dict) -> str:
     for t in report["trails"]:
         scope = ", ".join(filter(None, ["multi-region" if t["multi_region"] else f"{t['region']} only",
                                         "organization" if t["organization"] else ""]))
-        lines.append(f"Trail {printable(t['name'])} ({scope}) — {t['arn']}")
+        lines.append(f"Trail {t['name']} ({scope}) — {t['arn']}")
         lines.append(f"  logging: {'on' if t['logging'] else 'OFF'}    S3: s3://{t['s3_bucket'] or '?'}/"
                      f"{t['s3_prefix']}    last delivery: {t['latest_delivery_time'] or 'never'}")
         lines.append(f"  management events: {'yes' if t['management_events'] else 'no'}")
@@ -348,7 +342,7 @@ def render_text(report: dict) -> str:
             lines.append(f"  DynamoDB data events: {kinds}, tables: {', '.join(ddb['tables'])}")
             for s in t["selectors"]:
                 if s["filters"]:
-                    lines.append(f"    selector {printable(s['name']) or '(unnamed)'} also filters on "
+                    lines.append(f"    selector {s['name'] or '(unnamed)'} also filters on "
                                  f"{', '.join(s['filters'])}: only some calls are logged")
         lines.extend(f"  WARNING: {w}" for w in t["warnings"])
         lines.append("")
@@ -359,17 +353,19 @@ def render_text(report: dict) -> str:
             gaps = " and ".join(k for k in KINDS if u[k])
             extra = "".join([f"; partly by {', '.join(u['partial'])}" if u["partial"] else "",
                              f"; would be by {', '.join(u['not_logging'])} (not logging)" if u["not_logging"] else ""])
-            lines.append(f"  {printable(u['table'])} ({u['region']}): {gaps} calls{extra}")
+            lines.append(f"  {u['table']} ({u['region']}): {gaps} calls{extra}")
     elif report["checked"]:
         lines.append("Every table asked about is recorded for reads and writes.")
     for c in report["commands"]:
         lines.append("")
-        lines.append(f"To record them in trail {printable(c['trail'])} (not run — ddbtrail never changes AWS):")
+        lines.append(f"To record them in trail {c['trail']} (not run — ddbtrail never changes AWS):")
         if c["start_logging_first"]:
             lines.append(f"  aws cloudtrail start-logging --name {shlex.quote(c['trail'])} --region {c['region']}")
         if c["selector_count"] > MAX_ADVANCED_SELECTORS:
             lines.append(f"  note: {c['selector_count']} selectors exceed CloudTrail's limit of "
                          f"{MAX_ADVANCED_SELECTORS}; merge some before running this")
-        lines.append(f"  {printable(c['command'])}")
-    lines.extend(report.get("notes", []))
-    return "\n".join(lines).rstrip() + "\n"
+        lines.append(f"  {c['command']}")
+    lines.extend(report["notes"])
+    # Names, selector names and delivery errors come from AWS or the command line: each
+    # line is made safe for the terminal as a whole.
+    return "\n".join(printable(line) for line in lines).rstrip() + "\n"

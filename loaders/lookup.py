@@ -28,6 +28,7 @@ from typing import Iterator
 from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
 
 from ddbtrail.events import Chunk, ProgressCallback, SourceInfo
+from ddbtrail.timeparse import format_time
 from loaders import LoadOptions, LoadReport, aws
 from loaders.decode import chunk_from_records
 
@@ -185,7 +186,7 @@ def _chunks(opts: LoadOptions, regions: list[str], report: LoadReport,
                 report.files_read += 1          # a page read counts as a file: it may be empty
                 report.bytes_read += chunk.sources[0].size if chunk is not None else 0
                 if message.events:
-                    oldest[region] = _iso(message.events[-1].get("EventTime"))
+                    oldest[region] = format_time(message.events[-1].get("EventTime"))
                 if progress:
                     # No files_total / eta_s: LookupEvents does not say how many pages remain.
                     progress({"stage": "lookup", "files_done": sum(pages.values()),
@@ -211,12 +212,6 @@ def _decode_page(page: _Page, opts: LoadOptions, report: LoadReport) -> Chunk | 
     source.sha256 = hashlib.sha256(b"".join(raws)).hexdigest()
     report.skipped.extend((f"{source.name} {page_label(position)}", reason) for position, reason in bad)
     return chunk
-
-
-def _iso(epoch) -> str:
-    if isinstance(epoch, datetime):
-        return epoch.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return datetime.fromtimestamp(float(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fetch_region(region: str, opts: LoadOptions, pacing: Pacing, stop: threading.Event,
