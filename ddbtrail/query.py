@@ -278,11 +278,6 @@ def _format_pattern(pattern: Pattern, field: str | None) -> str:
     return '"' + "*".join(_escape(piece) for piece in pattern) + '"'
 
 
-def format_value(value: str, field: str = "op") -> str:
-    """`value` spelled so that, after `field:`, it parses back to exactly itself."""
-    return _format_pattern((value,), _field_name(field))
-
-
 def _field_name(field: str) -> str:
     name = field if field in FIELDS else FIELD_OF_COLUMN.get(field)
     if name is None:
@@ -300,7 +295,7 @@ def add_term(text: str, field: str, value: str, negate: bool = False) -> str:
     field = _field_name(field)
     new = Term(field, ((value,),), negate, 0, 0).text
     for term in parse(text).terms:
-        same_value = term.values == ((value,),)
+        same_value = term.values == ((value,),) and not any(term.networks)
         if term.field == field and (same_value or (field in TIME_FIELDS and not term.negate and not negate)):
             if term.negate == negate and same_value:
                 return text

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ddbtrail.events import COLUMNS, Chunk, EventTable, SourceInfo
-from ddbtrail.query import FIELDS, QueryError, add_term, format_value, parse, remove_term
+from ddbtrail.query import FIELDS, QueryError, add_term, parse, remove_term
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 ROLE = "arn:aws-us-gov:iam::111122223333:role/"
@@ -292,13 +292,13 @@ def test_add_term_round_trips_table_names():
         assert np.flatnonzero(parse(add_term("", "table", value)).mask(table)).tolist() == [i]
 
 
-def test_format_value_only_quotes_when_needed():
-    assert format_value("Scan") == "Scan"
-    assert format_value(ROLE + "App") == ROLE + "App"
-    assert format_value("a b") == '"a b"'
-    assert format_value('"\\*,') == '"\\"\\\\\\*,"'
-    assert format_value("\x1b[31m") == '"\\x1b[31m"'
-    assert format_value("\u202e") == '"\\u202e"'
+def test_values_are_quoted_only_when_needed():
+    assert add_term("", "op", "Scan") == "op:Scan"
+    assert add_term("", "principal", ROLE + "App") == f"principal:{ROLE}App"
+    assert add_term("", "ua", "a b") == 'ua:"a b"'
+    assert add_term("", "ua", '"\\*,') == 'ua:"\\"\\\\\\*,"'
+    assert add_term("", "ua", "\x1b[31m") == 'ua:"\\x1b[31m"'
+    assert add_term("", "ua", "\u202e") == 'ua:"\\u202e"'
 
 
 def test_bare_word_canonical_text_does_not_turn_into_a_field_or_negation(table):
@@ -346,6 +346,7 @@ def test_a_quoted_ip_value_is_literal_and_add_term_keeps_slashes_literal():
     assert rows(odd, 'ip:"10.0.0.0/8"') == [0]
     assert rows(odd, "ip:10.0.0.0/8") == [1]
     assert add_term("", "ip", "10.0.0.0/8") == 'ip:"10.0.0.0/8"'
+    assert add_term("ip:10.0.0.0/8", "ip", "10.0.0.0/8") == 'ip:10.0.0.0/8 ip:"10.0.0.0/8"'
     assert parse("ip:10.0.0.0/8").text == "ip:10.0.0.0/8"
 
 
