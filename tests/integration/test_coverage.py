@@ -1,8 +1,9 @@
 """The coverage check against moto's CloudTrail in us-gov-west-1 (GovCloud ARNs).
 
-Four trails as responders meet them: one logging management events only, one logging
-reads of every table (basic selectors), one with a per-table advanced selector, and one
-that would log everything but is not logging.
+Trails as responders meet them: one logging management events only, one logging reads
+of every table (basic selectors), one with a per-table advanced selector, one that would
+log everything but is not logging, and a multi-region trail homed in us-gov-east-1 that
+us-gov-west-1 sees only as a shadow trail.
 """
 from __future__ import annotations
 
@@ -27,16 +28,26 @@ def arn(table: str) -> str:
 
 @pytest.fixture(scope="module")
 def trails(moto_endpoint):
-    """Create the four trails once; names and tables are unique so other tests' trails
+    """Create the trails once; names and tables are unique so other tests' trails
     in the shared moto server cannot match them."""
     run = uuid.uuid4().hex[:8]
-    names = {k: f"{k}-{run}" for k in ("mgmt-only", "all-read", "per-table", "stopped")}
-    tables = {k: f"{k}-{run}" for k in ("Orders", "Customers", "PatientRecords")}
+    names = {k: f"{k}-{run}" for k in ("mgmt-only", "all-read", "per-table", "stopped", "east-multi")}
+    tables = {k: f"{k}-{run}" for k in ("Orders", "Customers", "PatientRecords", "Shadowed")}
     cloudtrail = boto3.client("cloudtrail", region_name=REGION, endpoint_url=moto_endpoint)
     s3 = boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint)
     bucket = f"trail-logs-{run}"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     for key, name in names.items():
+        if key == "east-multi":   # homed elsewhere, seen here as a shadow trail
+            east = boto3.client("cloudtrail", region_name="us-gov-east-1", endpoint_url=moto_endpoint)
+            east.create_trail(Name=name, S3BucketName=bucket, S3KeyPrefix="east/", IsMultiRegionTrail=True)
+            east.start_logging(Name=name)
+            east.put_event_selectors(TrailName=name, AdvancedEventSelectors=[{"FieldSelectors": [
+                {"Field": "eventCategory", "Equals": ["Data"]},
+                {"Field": "resources.type", "Equals": ["AWS::DynamoDB::Table"]},
+                {"Field": "resources.ARN", "Equals": [arn(tables["Shadowed"])]},
+                {"Field": "readOnly", "Equals": ["false"]}]}])
+            continue
         cloudtrail.create_trail(Name=name, S3BucketName=bucket, S3KeyPrefix=f"{key}/")
         if key != "stopped":
             cloudtrail.start_logging(Name=name)
@@ -80,8 +91,13 @@ def test_report_per_trail_and_uncovered_tables(moto_endpoint, trails):
     assert any("StopLogging" in w for w in stopped["warnings"])
     assert not any(by_name[n]["warnings"] for n in (names["mgmt-only"], names["all-read"], names["per-table"]))
 
-    # Orders: read (all-read, per-table) and write (per-table) recorded.  The others: reads
-    # only; their writes would be recorded by the stopped trail, which is not logging.
+    shadow = by_name[names["east-multi"]]
+    assert (shadow["region"], shadow["multi_region"], shadow["logging"]) == ("us-gov-east-1", True, True)
+    assert shadow["dynamodb"] == {"read": False, "write": True, "tables": [arn(tables["Shadowed"])]}
+
+    # Orders: read (all-read, per-table) and write (per-table) recorded.  Shadowed: writes
+    # by the east trail, reads by all-read.  The others: reads only; their writes would be
+    # recorded by the stopped trail, which is not logging.
     uncovered = {u["table"]: u for u in report["uncovered"]}
     assert set(uncovered) == {tables["Customers"], tables["PatientRecords"]}
     for name in uncovered:
@@ -100,7 +116,8 @@ def test_printed_command_parses_keeps_selectors_and_covers_the_tables(moto_endpo
     report = fetch_coverage(opts, list(tables.values()))
     assert [t["name"] for t in report["trails"]] == [names["per-table"]]
     assert {u["table"]: (u["read"], u["write"]) for u in report["uncovered"]} == {
-        tables["Customers"]: (True, True), tables["PatientRecords"]: (True, True)}
+        tables["Customers"]: (True, True), tables["PatientRecords"]: (True, True),
+        tables["Shadowed"]: (True, True)}
 
     [fix] = report["commands"]
     argv = shlex.split(fix["command"])
@@ -112,8 +129,8 @@ def test_printed_command_parses_keeps_selectors_and_covers_the_tables(moto_endpo
         TrailName=names["per-table"])["AdvancedEventSelectors"]
     assert selectors[:len(current)] == current          # what the trail logs today is kept
     added = selectors[len(current):]
-    assert {"Field": "resources.ARN", "Equals": [arn(tables["Customers"]), arn(tables["PatientRecords"])]} in \
-        added[0]["FieldSelectors"]
+    assert {"Field": "resources.ARN", "Equals": [arn(tables["Customers"]), arn(tables["PatientRecords"]),
+                                                arn(tables["Shadowed"])]} in added[0]["FieldSelectors"]
 
     # The trail as it would be after the command: nothing left uncovered.
     trail = next(t for t in boto3.client("cloudtrail", region_name=REGION, endpoint_url=moto_endpoint)
