@@ -24,7 +24,9 @@ from loaders import LoadOptions
 #: Rows per breakdown in the human summary; --json has them all.
 TOP_ROWS = 10
 #: Longest record string shown in a human table cell (the rest is counted, not hidden).
-CELL_CHARS = 100
+CELL_CHARS = 200
+#: Skipped files listed one by one per reason on stderr; the rest are counted.
+SKIPPED_LISTED = 5
 
 SOURCES_HELP = ("local file or folder (.json.gz, .json, .jsonl, `aws cloudtrail lookup-events` "
                 "output), s3://bucket[/prefix], or `lookup` (LookupEvents: management events only)")
@@ -151,9 +153,16 @@ def _load(args, opts: LoadOptions | None = None):
 
 
 def _report_load_problems(report) -> None:
+    """Skipped files on stderr, at most SKIPPED_LISTED per reason (digest files come by the hundred)."""
     err = sys.stderr
+    by_reason: dict[str, list[str]] = {}
     for path, reason in report.skipped:
-        print(f"skipped {printable(str(path))}: {printable(str(reason))}", file=err)
+        by_reason.setdefault(str(reason), []).append(str(path))
+    for reason, paths in by_reason.items():
+        for path in paths[:SKIPPED_LISTED]:
+            print(f"skipped {printable(path)}: {printable(reason)}", file=err)
+        if len(paths) > SKIPPED_LISTED:
+            print(f"skipped {len(paths) - SKIPPED_LISTED:,} more: {printable(reason)} (--json lists all)", file=err)
     for note in report.notes:
         print(f"note: {printable(note)}", file=err)
     for error in report.errors:
@@ -215,26 +224,27 @@ def run_export(args) -> int:
 def run_open(args) -> int:
     if not args.sources and not args.trail:
         raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
-    try:
-        from tui.app import run_console
-    except ImportError as error:
-        raise UsageError(f"the console is not available ({error}); use `ddbtrail summary` instead") from None
+    if not sys.stdout.isatty():
+        raise UsageError("the console needs a terminal; use `ddbtrail summary` or `ddbtrail export` in scripts")
+    from tui.app import run_console  # here, so summary/export never import Textual
+
     run_console(args.sources, _load_options(args))
     return 0
 
 
 def run_demo(args) -> int:
-    """Write the demo tree, then open the console on it (or print its summary without one)."""
+    """Write the demo tree, then open the console on it; without a terminal, print its summary."""
     from loaders.demo import demo_dir, write_demo
 
-    path = demo_dir()
-    write_demo(path)
-    args.sources = [str(path)]
     try:
-        from tui.app import run_console
-    except ImportError:
+        args.sources = [str(write_demo(demo_dir()))]
+    except FileExistsError as error:
+        raise UsageError(str(error)) from None
+    if not sys.stdout.isatty():
         args.where, args.json = "", False
         return run_summary(args)
+    from tui.app import run_console
+
     run_console(args.sources, _load_options(args), demo=True)
     return 0
 
