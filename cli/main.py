@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 
 import numpy as np
@@ -28,6 +29,7 @@ CELL_CHARS = 200
 #: Skipped files listed one by one per reason on stderr; the rest are counted.
 SKIPPED_LISTED = 5
 
+NO_SOURCE = "no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME"
 SOURCES_HELP = ("local file or folder (.json.gz, .json, .jsonl, `aws cloudtrail lookup-events` "
                 "output), s3://bucket[/prefix], or `lookup` (LookupEvents: management events only)")
 
@@ -83,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
     summary.add_argument("--where", metavar="QUERY", default="",
                          help="only events matching this query, e.g. 'table:Orders error:* after:-2h'")
-    summary.add_argument("--json", action="store_true", help="print one JSON object: events, time_range, by_operation, by_principal, by_table, by_error, files, ...")
+    summary.add_argument("--json", action="store_true",
+                         help="print one JSON object: events, time_range, by_operation, by_principal, "
+                              "by_table, by_error, files, ...")
     summary.set_defaults(run=run_summary)
 
     export = sub.add_parser(
@@ -94,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--where", metavar="QUERY", default="", help="only events matching this query")
     export.add_argument("--format", required=True, choices=("jsonl", "cloudtrail", "csv", "parquet"))
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
+    export.add_argument("--force", action="store_true", help="replace OUT if it exists (default: refuse)")
     export.set_defaults(run=run_export)
 
     coverage = sub.add_parser(
@@ -138,7 +143,7 @@ def _load(args, opts: LoadOptions | None = None):
     from loaders import NothingLoaded, load
 
     if not args.sources and not args.trail:
-        raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
+        raise UsageError(NO_SOURCE)
     progress = _stderr_progress()
     try:
         table, report = load(args.sources, opts or _load_options(args), progress=progress)
@@ -206,6 +211,8 @@ def run_summary(args) -> int:
 def run_export(args) -> int:
     from ddbtrail.export import export, manifest_path
 
+    if os.path.exists(args.output) and not args.force:  # evidence is never silently replaced
+        raise UsageError(f"{printable(args.output)} exists; choose another name or add --force")
     query = _parse_where(args.where)
     table, report = _load(args)
     rows = np.flatnonzero(_mask(table, query))
@@ -213,7 +220,10 @@ def run_export(args) -> int:
     if sys.stderr.isatty():
         def progress(done, total):
             sys.stderr.write(f"\rexporting {done:,}/{total:,} events\x1b[K")
-    manifest = export(table, rows, args.format, args.output, query=args.where, progress=progress)
+    try:
+        manifest = export(table, rows, args.format, args.output, query=args.where, progress=progress)
+    except OSError as error:
+        raise UsageError(f"cannot write {printable(args.output)}: {printable(error.strerror or str(error))}") from None
     if progress:
         sys.stderr.write("\r\x1b[K")
     print(f"wrote {manifest['records']:,} events to {printable(args.output)} (sha256 {manifest['sha256']}); "
@@ -223,7 +233,7 @@ def run_export(args) -> int:
 
 def run_open(args) -> int:
     if not args.sources and not args.trail:
-        raise UsageError("no SOURCE given (a folder, a file, s3://bucket/prefix, lookup) and no --trail NAME")
+        raise UsageError(NO_SOURCE)
     if not sys.stdout.isatty():
         raise UsageError("the console needs a terminal; use `ddbtrail summary` or `ddbtrail export` in scripts")
     from tui.app import run_console  # here, so summary/export never import Textual

@@ -301,3 +301,21 @@ def test_coverage_names_unrecorded_tables_and_prints_the_fix(moto_endpoint, mgmt
     out = human.stdout.decode()
     assert all(name in out for name in ("Orders", "Patients", "Cases"))
     assert "aws cloudtrail put-event-selectors" in out and "not run" in out
+
+
+def test_export_never_replaces_evidence_without_force(mixed_tree, tmp_path):
+    out = tmp_path / "evidence.jsonl"
+    out.write_bytes(b"earlier evidence\n")
+    refused = ddbtrail("export", mixed_tree, "--format", "jsonl", "-o", out)
+    assert refused.returncode == 2 and b"--force" in refused.stderr
+    assert out.read_bytes() == b"earlier evidence\n"
+    forced = ddbtrail("export", mixed_tree, "--format", "jsonl", "-o", out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_bytes() == b"".join(t + b"\n" for t in GOOD_A + GOOD_B)
+
+
+def test_export_into_a_missing_folder_is_a_clear_error(mixed_tree, tmp_path):
+    run = ddbtrail("export", mixed_tree, "--format", "csv", "-o", tmp_path / "nope" / "out.csv")
+    assert run.returncode == 2
+    err = run.stderr.decode()
+    assert "cannot write" in err and "Traceback" not in err
