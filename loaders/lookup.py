@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from botocore.exceptions import ClientError, ConnectionError as BotoConnectionError, ReadTimeoutError
+from botocore.exceptions import ClientError, HTTPClientError
 
 from ddbtrail.events import Chunk, ProgressCallback, SourceInfo
 from ddbtrail.timeparse import format_time
@@ -173,11 +173,11 @@ def _chunks(opts: LoadOptions, regions: list[str], report: LoadReport,
             elif isinstance(message, _RegionFailed):
                 running -= 1
                 region = message.region
-                loaded_to = f", back to {oldest[region]}" if region in oldest else ""
-                report.errors.append(
-                    f"lookup:{region}: stopped at page {message.page + 1} after {pages[region]} pages "
-                    f"({events[region]} events{loaded_to}) were loaded; older events in the range were "
-                    f"not loaded: {message.error}")
+                loaded = (f" after {pages[region]} pages ({events[region]} events, back to "
+                          f"{oldest.get(region, 'the start')}) were loaded; older events in the range were "
+                          f"not loaded" if pages[region] else "; nothing was loaded from this region")
+                report.errors.append(f"lookup:{region}: stopped at page {message.page + 1}{loaded}: "
+                                     f"{message.error}")
             else:
                 region = message.region
                 chunk = _decode_page(message, opts, report)
@@ -251,7 +251,7 @@ def _call_with_backoff(client, params: dict, pacing: Pacing, stop: threading.Eve
     while True:
         try:
             return client.lookup_events(**params)
-        except (ClientError, BotoConnectionError, ReadTimeoutError) as exc:
+        except (ClientError, HTTPClientError) as exc:
             if not _retryable(exc):
                 raise
             delay = min(pacing.max_backoff_s, 0.5 * 2 ** attempt) * random.uniform(0.5, 1.0)
@@ -274,8 +274,10 @@ def _wait(seconds: float, *events: threading.Event) -> bool:
 
 
 def _retryable(exc: Exception) -> bool:
+    """Throttling, server errors and connections dropped mid-call pass; an endpoint that
+    cannot be reached at all (after botocore's own attempts) or a refusal does not."""
     if not isinstance(exc, ClientError):
-        return True      # connection reset, timeout: the page may well work next time
+        return True
     code = exc.response.get("Error", {}).get("Code", "")
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     return code in THROTTLING_CODES or status >= 500

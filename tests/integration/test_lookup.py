@@ -5,6 +5,7 @@ regions run in parallel, which is itself one of the things checked.
 """
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -237,3 +238,17 @@ def test_server_filters_like_lookup_events_for_the_real_paginator(server):
             **attribute("EventSource", "dynamodb.amazonaws.com"))] == [50, 50, 30]
         # The outer ReadOnly is a string, as LookupEvents prints it.
         assert {e["ReadOnly"] for e in client.lookup_events(MaxResults=50)["Events"]} == {"true", "false"}
+
+
+def test_an_unreachable_endpoint_fails_fast_with_a_reason(server):
+    with socket.socket() as closed:      # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    report = LoadReport()
+    began = time.monotonic()
+    chunks = list(lookup_chunks(LoadOptions(start=NEWEST - MINUTE, regions=["us-gov-west-1"], endpoint_url=url),
+                                report))
+    assert chunks == [] and time.monotonic() - began < 15
+    assert len(report.errors) == 1
+    assert report.errors[0].startswith("lookup:us-gov-west-1: stopped at page 1; nothing was loaded from this region")
+    assert "Could not connect" in report.errors[0]
