@@ -216,7 +216,7 @@ def _decode_page(page: _Page, opts: LoadOptions, report: LoadReport) -> Chunk | 
 
 def _fetch_region(region: str, opts: LoadOptions, pacing: Pacing, stop: threading.Event,
                   cancel: threading.Event, inbox: queue.Queue) -> None:
-    """Page through one region, paced by its own token bucket; report pages or the failure."""
+    """Page through one region, paced by its region's token bucket; report pages or the failure."""
     page = 0
     try:
         client = aws.client("cloudtrail", opts, region, retries=pacing.botocore_attempts)
