@@ -33,14 +33,23 @@ def tree_files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def demo_root(tmp_path_factory) -> Path:
+def timed_demo(tmp_path_factory) -> tuple[Path, float, float]:
+    """The demo tree, with the wall-clock and CPU seconds it took to write."""
     root = tmp_path_factory.mktemp("first") / "demo"
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     assert write_demo(root) == root
-    elapsed = time.perf_counter() - started
-    print(f"\nwrite_demo: {elapsed:.2f} s")
-    assert elapsed < 10          # target is < 2 s on an idle machine; this box is shared
-    return root
+    return root, time.perf_counter() - wall, time.process_time() - cpu
+
+
+@pytest.fixture(scope="module")
+def demo_root(timed_demo) -> Path:
+    return timed_demo[0]
+
+
+def test_writing_the_demo_is_fast(timed_demo):
+    _, wall, cpu = timed_demo
+    print(f"\nwrite_demo: {wall:.2f} s wall, {cpu:.2f} s CPU")
+    assert cpu < 10     # target < 2 s; CPU time, as wall time on a shared box measures the neighbours
 
 
 @pytest.fixture(scope="module")
