@@ -8,6 +8,8 @@ Buckets, counts and lanes come from `ddbtrail.views`; this module only draws the
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 from rich.text import Text
@@ -89,7 +91,7 @@ class TimelinePane(Widget, can_focus=True):
     @property
     def label_width(self) -> int:
         """Columns left of the plot: a count scale, or principal names in lane mode."""
-        return min(24, max(8, self.size.width // 5)) if self.lanes else 6
+        return min(24, max(10, self.size.width // 5)) if self.lanes else 6
 
     def bars(self) -> views.Timeline:
         """The `views.timeline` of the visible window, cached per size and zoom."""
@@ -178,11 +180,11 @@ class TimelinePane(Widget, can_focus=True):
     # -- mouse brush -------------------------------------------------------------
     def _bucket_at(self, event: events.MouseEvent) -> int | None:
         offset = event.get_content_offset(self)
-        if offset is None:
-            return None
-        index = offset.x - self.label_width
         count = len(self.bars().counts)
-        return int(np.clip(index, 0, count - 1)) if count else None
+        if offset is None or not count:
+            return None
+        column = offset.x - self.label_width
+        return int(np.clip(np.searchsorted(self.bucket_starts(), column, side="right") - 1, 0, count - 1))
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         bucket = self._bucket_at(event)
@@ -206,49 +208,59 @@ class TimelinePane(Widget, can_focus=True):
             self.action_pick()
 
     # -- drawing -----------------------------------------------------------------
+    def bucket_starts(self) -> np.ndarray:
+        """First plot column of each bucket, plus the end.  Bucket sizes come from a fixed
+        ladder, so buckets are spread over the whole width (some one column wider)."""
+        count = len(self.bars().counts)
+        return np.arange(count + 1) * max(self.plot_width, count) // max(count, 1)
+
     def render(self) -> Text:
         bars = self.bars()
         height = self.size.height
         if not len(bars.counts):
             return Text("no events in this range", style="dim")
-        plot_rows = max(1, height - 2)
+        plot_rows = max(1, height - 3)
         lines = self._lane_lines(plot_rows) if self.lanes else self._bar_lines(bars, plot_rows)
-        lines.append(self._axis(bars))
-        lines.append(self._status(bars))
+        lines += [self._brush_line(bars), self._axis(bars), self._status(bars)]
         for line in lines:
             line.truncate(self.size.width, overflow="ellipsis")
         return Text("\n").join(lines[-height:] if height else lines)
 
-    def _cell_style(self, index: int, colour: str) -> str:
-        first, last = self.selection()
+    def _cells(self, line: Text, index: int, char: str, style: str) -> None:
+        """One bucket's cells; the cursor bucket shows reversed while the pane has focus."""
         if index == self.cursor and self.has_focus:
-            return f"{colour} reverse"
-        if self.brush_start is not None and first <= index <= last:
-            return f"{colour} on grey23"
-        return colour
+            style = f"{style} reverse"
+        starts = self.bucket_starts()
+        line.append(char * int(starts[index + 1] - starts[index]), style=style)
 
     def _bar_lines(self, bars, rows: int) -> list[Text]:
+        """Stacked bars at 1/8-cell resolution: a cell where one segment ends and the next
+        begins is drawn as a lower block in the lower colour on the upper colour."""
         read, write, error = (np.asarray(a, dtype=np.int64) for a in (bars.read, bars.write, bars.error))
-        totals = read + write + error
-        peak = int(totals.max()) or 1
-        eighths = np.ceil(totals / peak * rows * 8).astype(int)
-        # Errors get at least one full cell so a rare failure stays visible.
-        err8 = np.where(error > 0, np.maximum(8, np.round(error / np.maximum(totals, 1) * eighths)), 0)
-        err8 = np.minimum(err8, eighths).astype(int)
-        write8 = np.minimum(err8 + np.round(write / np.maximum(totals, 1) * eighths), eighths).astype(int)
+        totals = np.maximum(read + write + error, 1)
+        peak = int((read + write + error).max()) or 1
+        top = np.ceil((read + write + error) / peak * rows * 8).astype(int)
+        # A single failed call still gets one eighth of a cell, so it is never invisible.
+        error_top = np.where(error > 0, np.maximum(1, np.round(error / totals * top)), 0)
+        write_top = np.maximum(error_top, np.round((error + write) / totals * top))
+        tops = np.minimum(np.stack([error_top, write_top, top]), top).astype(int)
+        colours = (_ERROR, _WRITE, _READ)
         lines = []
         for row in range(rows - 1, -1, -1):
             label = _short_count(peak) if row == rows - 1 else ("0" if row == 0 else "")
             line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
             bottom = row * 8
-            for i, top in enumerate(eighths):
-                filled = int(top) - bottom
-                if filled <= 0:
-                    line.append(" ", style=self._cell_style(i, "default"))
+            for i in range(len(top)):
+                if top[i] <= bottom:
+                    self._cells(line, i, " ", "")
                     continue
-                middle = bottom + min(filled, 8) / 2
-                colour = _ERROR if middle < err8[i] else _WRITE if middle < write8[i] else _READ
-                line.append(_PARTIAL[min(filled, 8)], style=self._cell_style(i, colour))
+                segment = next(k for k in range(3) if tops[k, i] > bottom)
+                filled = tops[segment, i] - bottom
+                above = next((k for k in range(segment + 1, 3) if tops[k, i] > tops[segment, i]), None)
+                if filled >= 8 or above is None:
+                    self._cells(line, i, _PARTIAL[min(filled, 8)], colours[segment])
+                else:
+                    self._cells(line, i, _PARTIAL[filled], f"{colours[segment]} on {colours[above]}")
             lines.append(line)
         return lines
 
@@ -257,28 +269,40 @@ class TimelinePane(Widget, can_focus=True):
         lines = []
         for name, counts, errors in zip(lanes.principals[:rows], lanes.counts, lanes.errors):
             peak = int(counts.max()) or 1
-            label = printable(name)
+            # An ARN's last part names the role or user; the account is in the drill-down.
+            label = printable(re.split("[:/]", name)[-1] if name.startswith("arn:") else name)
             if len(label) > self.label_width - 1:
                 label = "…" + label[-(self.label_width - 2):]
             line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
             for i, n in enumerate(counts):
                 shade = _SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " "
-                line.append(shade, style=self._cell_style(i, _ERROR if errors[i] else _READ))
+                self._cells(line, i, shade, _ERROR if errors[i] else _READ)
             lines.append(line)
         # Keep the time axis at the bottom even with fewer principals than rows.
         return lines + [Text(" " * (self.label_width - 1) + "│", style="dim")] * (rows - len(lines))
 
+    def _brush_line(self, bars) -> Text:
+        """▲ under the cursor bucket, ━ under a brushed range."""
+        first, last = self.selection()
+        line = Text(" " * self.label_width)
+        for i in range(len(bars.counts)):
+            mark = "▲" if i == self.cursor else "━" if self.brush_start is not None and first <= i <= last else " "
+            self._cells(line, i, mark, "bold yellow")
+        return line
+
     def _axis(self, bars) -> Text:
-        """Time labels under the plot, one per ~16 columns, date shown when it changes."""
+        """Time labels at bucket edges at least 16 columns apart, the date shown when it changes."""
         bucket_s = bars.bucket.total_seconds()
+        starts = self.bucket_starts()
         line = Text(" " * self.label_width, style="dim")
-        column, last_day = 0, None
-        while column < len(bars.counts):
-            t = bars.edges[column]
+        last_day = None
+        for i, x in enumerate(starts[:-1]):
+            if x < line.cell_len - self.label_width:
+                continue
+            t = bars.edges[i]
             label = _time_label(t, bucket_s, with_date=t.date() != last_day)
             last_day = t.date()
-            line.append(("┬" + label).ljust(16)[: max(0, len(bars.counts) - column)], style="dim")
-            column += 16
+            line.append(("┬" + label + "   ")[: int(starts[-1] - x)], style="dim")
         return line
 
     def _status(self, bars) -> Text:

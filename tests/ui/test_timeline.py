@@ -49,12 +49,14 @@ async def test_bars_show_the_buckets_the_core_counts(incident_table):
         pane = app.query_one(TimelinePane)
         bars = pane.bars()
         assert bars.counts.sum() == len(incident_table)
-        bottom = lines(pane)[-3]
+        bottom, brush = lines(pane)[-4:-2]
+        x = lambda bucket: pane.label_width + int(pane.bucket_starts()[bucket])
         for i, n in enumerate(bars.counts):
-            cell = bottom.plain[pane.label_width + i]
+            cell = bottom.plain[x(i)]
             assert (cell != " ") == (n > 0), f"bucket {i} holds {n} events, drawn {cell!r}"
         errors = np.flatnonzero(bars.error)
-        assert len(errors) and all("red" in style_at(bottom, pane.label_width + i) for i in errors)
+        assert len(errors) and all("red" in style_at(bottom, x(i)) for i in errors)
+        assert brush.plain.index("▲") == x(pane.cursor)
         assert "read" in lines(pane)[-1].plain and "buckets" in lines(pane)[-1].plain
 
 
@@ -79,10 +81,10 @@ async def test_mouse_drag_brushes_a_range(incident_table):
     async with app.run_test(size=(100, 12)) as pilot:
         pane = app.query_one(TimelinePane)
         edges = pane.bars().edges
-        g = pane.label_width
-        await pilot.mouse_down(TimelinePane, offset=(g + 10, 3))
-        await pilot.hover(TimelinePane, offset=(g + 4, 3))
-        await pilot.mouse_up(TimelinePane, offset=(g + 4, 3))
+        x = lambda bucket: pane.label_width + int(pane.bucket_starts()[bucket])
+        await pilot.mouse_down(TimelinePane, offset=(x(10), 3))
+        await pilot.hover(TimelinePane, offset=(x(4), 3))
+        await pilot.mouse_up(TimelinePane, offset=(x(4), 3))
         await pilot.pause()
         assert [(m.start, m.end) for m in app.picked] == [(edges[4], edges[11])]
 

@@ -1,0 +1,30 @@
+"""`python -m tui.screenshots` regenerates every README screenshot, each showing its state."""
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+
+from loaders.demo import INCIDENT
+from tests.ui.tmux import repo_root
+
+
+def test_command_writes_the_main_states_as_svg(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "tui.screenshots", "--out", str(tmp_path)],
+                         cwd=repo_root(), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    expected = {
+        "overview": r"([\d,]+) of \1 events",                       # everything loaded, unfiltered
+        "filtered-incident": re.escape(INCIDENT["attacker_ip"]),
+        "drilldown": "Related calls",
+        "export-dialog": r"Export [\d,]+ events",
+        "timeline-lanes": r"svc-analytics-etl(.|\n)*buckets(.|\n)*lanes",
+    }
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.svg" for n in expected)
+    for name, pattern in expected.items():
+        svg = (tmp_path / f"{name}.svg").read_text()
+        assert svg.lstrip().startswith("<svg"), name
+        shown = "\n".join(html.unescape(t).replace("\xa0", " ") for t in re.findall(r">([^<>]+)</text>", svg))
+        assert re.search(pattern, shown), f"{name}.svg does not show {pattern!r}"
+        assert str(tmp_path / f"{name}.svg") in run.stdout
