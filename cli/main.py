@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from ddbtrail.export import FORMATS
 from ddbtrail.text import printable
 from ddbtrail.timeparse import parse_time
 from loaders import LoadOptions
@@ -61,8 +62,18 @@ def _common_options() -> argparse.ArgumentParser:
     return common
 
 
+def _selection_options() -> argparse.ArgumentParser:
+    """SOURCE... and --where: what summary and export work on."""
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
+    selection.add_argument("--where", metavar="QUERY", default="",
+                           help="only events matching this query, e.g. 'table:Orders error:* after:-2h'")
+    return selection
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options()
+    selection = _selection_options()
     parser = argparse.ArgumentParser(
         prog="ddbtrail",
         description="Investigate DynamoDB activity recorded by AWS CloudTrail. Never writes to AWS.")
@@ -78,25 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
     open_.set_defaults(run=run_open)
 
     summary = sub.add_parser(
-        "summary", parents=[common], help="print what the sources hold",
+        "summary", parents=[selection, common], help="print what the sources hold",
         description="Print events, time range and counts by operation, principal, table and error. "
                     "Note: `lookup` (LookupEvents) holds management events only; item-level data "
                     "events (GetItem, PutItem, Query, Scan, ...) are only in the trail's S3 logs.")
-    summary.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
-    summary.add_argument("--where", metavar="QUERY", default="",
-                         help="only events matching this query, e.g. 'table:Orders error:* after:-2h'")
     summary.add_argument("--json", action="store_true",
                          help="print one JSON object: events, time_range, by_operation, by_principal, "
                               "by_table, by_error, files, ...")
     summary.set_defaults(run=run_summary)
 
     export = sub.add_parser(
-        "export", parents=[common], help="write matching events to a file with a manifest",
+        "export", parents=[selection, common], help="write matching events to a file with a manifest",
         description="Write the matching events to OUT and OUT.manifest.json (query, source SHA-256s, "
                     "SHA-256 of OUT). jsonl/cloudtrail hold each record's exact source bytes.")
-    export.add_argument("sources", nargs="*", metavar="SOURCE", help=SOURCES_HELP)
-    export.add_argument("--where", metavar="QUERY", default="", help="only events matching this query")
-    export.add_argument("--format", required=True, choices=("jsonl", "cloudtrail", "csv", "parquet"))
+    export.add_argument("--format", required=True, choices=FORMATS,
+                        help="jsonl: one verbatim record per line; cloudtrail: {\"Records\":[...]} of the same; "
+                             "csv: event-table columns, formula cells neutralised; parquet: the event table")
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="file to write")
     export.add_argument("--force", action="store_true", help="replace OUT if it exists (default: refuse)")
     export.set_defaults(run=run_export)
@@ -209,7 +217,7 @@ def run_summary(args) -> int:
 
 
 def run_export(args) -> int:
-    from ddbtrail.export import export, manifest_path
+    from ddbtrail.export import export, manifest_path  # pyarrow is only needed here
 
     if os.path.exists(args.output) and not args.force:  # evidence is never silently replaced
         raise UsageError(f"{printable(args.output)} exists; choose another name or add --force")
