@@ -134,27 +134,34 @@ def _write_cloudtrail(table: EventTable, batches, path: Path) -> None:
         f.write(b"]}")
 
 
-def _column_text(df, name: str) -> list[str]:
-    """Cells of one column as text: ISO-Z times, true/false/'' for read_only."""
+def _csv_cells(df: pd.DataFrame, name: str, csv_safe) -> list[str] | np.ndarray:
+    """One column as spreadsheet-safe text: ISO-Z times, true/false/'' for read_only.
+
+    A categorical's few distinct values are made safe once and picked by code, which keeps
+    a million-row export fast.
+    """
+    column = df[name]
     if name == "time":
-        return [format_time(t) for t in df["time"]]
+        return [csv_safe(format_time(t)) for t in column]
     if name == "read_only":
-        return ["" if pd.isna(v) else ("true" if v else "false") for v in df["read_only"]]
-    return ["" if pd.isna(v) else str(v) for v in df[name]]
+        return ["" if pd.isna(v) else ("true" if v else "false") for v in column]
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        safe = np.array([csv_safe(str(v)) for v in column.cat.categories] + [""], dtype=object)
+        return safe[column.cat.codes.to_numpy()]  # code -1 (missing) picks the trailing ""
+    return ["" if pd.isna(v) else csv_safe(str(v)) for v in column]
 
 
 def _write_csv(table: EventTable, batches, path: Path) -> None:
-    """Every cell goes through csv_safe: a record value like `=HYPERLINK(...)` must not
+    """Every text cell goes through csv_safe: a record value like `=HYPERLINK(...)` must not
     become a live formula in the responder's spreadsheet."""
-    from ddbtrail.text import csv_safe  # imported here: text.py is a sibling module in progress
+    from ddbtrail.text import csv_safe  # imported here: only csv needs it
 
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(EXPORT_COLUMNS)
         for batch in batches:
             part = table.df.iloc[batch]
-            columns = [_column_text(part, name) for name in EXPORT_COLUMNS]
-            writer.writerows([csv_safe(cell) for cell in row] for row in zip(*columns))
+            writer.writerows(zip(*(_csv_cells(part, name, csv_safe) for name in EXPORT_COLUMNS)))
 
 
 def _write_parquet(table: EventTable, batches, path: Path) -> None:
