@@ -66,7 +66,7 @@ def export(table: EventTable, rows: Iterable[int], fmt: str, out: str | os.PathL
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r} (choose from {', '.join(FORMATS)})")
-    rows = np.asarray(list(rows) if not isinstance(rows, np.ndarray) else rows, dtype=np.int64)
+    rows = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
     out = Path(out)
     write = {"jsonl": _write_jsonl, "cloudtrail": _write_cloudtrail,
              "csv": _write_csv, "parquet": _write_parquet}[fmt]
@@ -89,12 +89,20 @@ def export(table: EventTable, rows: Iterable[int], fmt: str, out: str | os.PathL
         temps.append(manifest_tmp)
         manifest_tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
                                 encoding="utf-8")
+        for tmp in temps:
+            _sync(tmp)
         os.replace(data_tmp, out)
         os.replace(manifest_tmp, manifest_path(out))
         return manifest
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
+
+
+def _sync(path: Path) -> None:
+    """Data on disk before the rename, so a crash cannot leave a complete-looking empty file."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
 
 
 def _temp_beside(path: Path) -> Path:
