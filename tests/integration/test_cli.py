@@ -319,3 +319,25 @@ def test_export_into_a_missing_folder_is_a_clear_error(mixed_tree, tmp_path):
     assert run.returncode == 2
     err = run.stderr.decode()
     assert "cannot write" in err and "Traceback" not in err
+
+
+def test_export_from_s3_names_each_object_and_its_hash(moto_endpoint, tmp_path):
+    """Evidence from a bucket: verbatim records, and the manifest names the s3:// objects
+    with the SHA-256 of their bytes as stored (the .json.gz)."""
+    bucket = f"evidence-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", region_name="us-gov-west-1", endpoint_url=moto_endpoint)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "us-gov-west-1"})
+    prefix = f"AWSLogs/{ACCOUNT}/CloudTrail/us-gov-west-1/2026/11/20"
+    objects = {f"{prefix}/{ACCOUNT}_CloudTrail_us-gov-west-1_20261120T1000Z_a.json.gz": GOOD_A,
+               f"{prefix}/{ACCOUNT}_CloudTrail_us-gov-west-1_20261120T1005Z_b.json.gz": GOOD_B}
+    stored = {key: gzip.compress(cloudtrail_file(texts)) for key, texts in objects.items()}
+    for key, body in stored.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    out = tmp_path / "s3.jsonl"
+    run = ddbtrail("export", f"s3://{bucket}", "--endpoint-url", moto_endpoint, "--region", "us-gov-west-1",
+                   "--cache-dir", tmp_path / "cache", "--format", "jsonl", "-o", out)
+    assert run.returncode == 0, run.stderr
+    assert out.read_bytes() == b"".join(t + b"\n" for t in GOOD_A + GOOD_B)
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text(encoding="utf-8"))
+    assert {s["name"]: (s["kind"], s["sha256"], s["size"]) for s in manifest["sources"]} == {
+        f"s3://{bucket}/{key}": ("s3", hashlib.sha256(body).hexdigest(), len(body)) for key, body in stored.items()}
