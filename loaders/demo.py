@@ -360,7 +360,8 @@ class _Generator:
         elif roll < 0.65:
             op, params, tables = "Query", self.query("Orders", "CustomerId"), ("Orders",)
         elif roll < 0.80:
-            op, params, tables = "PutItem", self.put("Orders", order, ["CustomerId", "OrderId", "Status", "Total"]), ("Orders",)
+            op, tables = "PutItem", ("Orders",)
+            params = self.put("Orders", order, ["CustomerId", "OrderId", "Status", "Total"])
         elif roll < 0.90:
             op, tables = "UpdateItem", ("Orders",)
             params = self.update("Orders", order, ["Status"], "attribute_exists(OrderId)")
@@ -394,7 +395,8 @@ class _Generator:
             keys = [{"PatientId": patient, "RecordType": r} for r in ("PROFILE", "ALLERGIES", "MEDS")]
             params = {"requestItems": {"PatientRecords": {"keys": keys}}}
         elif roll < 0.93:
-            op, params = "PutItem", self.put("PatientRecords", key, ["PatientId", "RecordType", "Provider", "Notes"])
+            op = "PutItem"
+            params = self.put("PatientRecords", key, ["PatientId", "RecordType", "Provider", "Notes"])
         else:
             op, params = "UpdateItem", self.update("PatientRecords", key, ["Provider", "UpdatedAt"])
         self.emit(t, identity, op, params, ip=f"10.20.5.{self.rng.randrange(10, 60)}", ua=_LAMBDA_UA,
@@ -415,7 +417,8 @@ class _Generator:
         elif roll < 0.92:
             op, params = "UpdateItem", self.update("CJISCaseFiles", key, ["Status", "Investigator"])
         else:
-            op, params = "PutItem", self.put("CJISCaseFiles", key, ["CaseId", "DocId", "Classification", "Body"])
+            op = "PutItem"
+            params = self.put("CJISCaseFiles", key, ["CaseId", "DocId", "Classification", "Body"])
         self.emit(t, identity, op, params, ip=ip, ua=_JAVA_UA, tables=("CJISCaseFiles",),
                   vpce=True, tls=_TLS12)
 
@@ -437,7 +440,8 @@ class _Generator:
 
     def inventory_sync(self, t: float) -> None:
         identity, ip = self.ecs_task(LOGISTICS_ACCOUNT, "inventory-sync", t, 2, "10.60.3")
-        key = {"Sku": f"SKU-{self.rng.randrange(1, 20000):06d}", "Warehouse": self.rng.choice(("WH-PDX-1", "WH-BOI-2"))}
+        key = {"Sku": f"SKU-{self.rng.randrange(1, 20000):06d}",
+               "Warehouse": self.rng.choice(("WH-PDX-1", "WH-BOI-2"))}
         roll = self.rng.random()
         if roll < 0.5:
             op, params = "Query", self.query("Inventory", "Sku", limit=10)
@@ -470,7 +474,8 @@ class _Generator:
         else:
             table = "Order"       # a typo
             op, params = "DescribeTable", {"tableName": table}
-            error, message = "ResourceNotFoundException", f"Requested resource not found: Table: {table} not found"
+            error = "ResourceNotFoundException"
+            message = f"Requested resource not found: Table: {table} not found"
         self.emit(t, identity, op, params, ip="203.0.113.45", ua=ua, tables=(table,), error=error,
                   message=message)
 
@@ -481,7 +486,8 @@ class _Generator:
         for page in range(150):
             params = {"tableName": "Orders", "limit": 500, "returnConsumedCapacity": "TOTAL"}
             if page:
-                params["exclusiveStartKey"] = {"CustomerId": f"C-{100000 + page * 266}", "OrderId": f"O-{self.token(10)}"}
+                params["exclusiveStartKey"] = {"CustomerId": f"C-{100000 + page * 266}",
+                                               "OrderId": f"O-{self.token(10)}"}
             self.emit(t + page * 9.5, identity, "Scan", params, ip="10.20.9.21", ua=_BATCH_UA,
                       tables=("Orders",), vpce=True)
         for i in range(30):
@@ -492,7 +498,8 @@ class _Generator:
         """The role the attacker later abuses, used as intended: Queries from inside the VPC."""
         identity = self.role_session(ACCOUNT, _ATTACKER_ROLE, "analytics-etl-nightly", int(t) - 25)
         for i in range(90):
-            self.emit(t + i * 14, identity, "Query", self.query("PatientRecords", "RecordType", "RecordTypeIndex", 1000),
+            params = self.query("PatientRecords", "RecordType", "RecordTypeIndex", 1000)
+            self.emit(t + i * 14, identity, "Query", params,
                       ip="10.20.8.17", ua=_BATCH_UA, tables=("PatientRecords",), vpce=True)
 
     def nightly_backups(self, t: float) -> None:
@@ -523,7 +530,8 @@ class _Generator:
             self.emit(t + i * 20 + 8, identity, "DescribeContinuousBackups", {"tableName": table},
                       ip=_DBA_IP, ua=_CONSOLE_UA)
         if day == 0:
-            self.emit(t + 200, identity, "ListBackups", {"tableName": "PatientRecords"}, ip=_DBA_IP, ua=_CONSOLE_UA)
+            self.emit(t + 200, identity, "ListBackups", {"tableName": "PatientRecords"},
+                      ip=_DBA_IP, ua=_CONSOLE_UA)
 
     def autoscaling_checks(self, t: float) -> None:
         for i, table in enumerate(("Sessions", "Orders")):
@@ -542,7 +550,8 @@ class _Generator:
                   ua=ua, version="1.05", tls=None)
 
     def dr_readiness(self, t: float) -> None:
-        identity = self.role_session(ACCOUNT, "dr-readiness-check", "dr-readiness-check", int(t) // 86400 * 86400)
+        identity = self.role_session(ACCOUNT, "dr-readiness-check", "dr-readiness-check",
+                                     int(t) // 86400 * 86400)
         self.emit(t, identity, "GetItem", self.get("Sessions", {"SessionId": "s-canary0000000000"}),
                   ip="10.40.2.11", ua=_LAMBDA_UA, region=EAST, tables=("Sessions",), vpce=True)
 
@@ -580,8 +589,8 @@ class _Generator:
                 params = {"tableName": phi, "limit": 1000, "segment": segment,
                           "totalSegments": _SCAN_SEGMENTS}
                 if page:
-                    params["exclusiveStartKey"] = {"PatientId": f"P-{1000000 + segment * 100000 + page * 1811:07d}",
-                                                   "RecordType": "PROFILE"}
+                    patient = 1000000 + segment * 100000 + page * 1811
+                    params["exclusiveStartKey"] = {"PatientId": f"P-{patient:07d}", "RecordType": "PROFILE"}
                 self.emit(t, who, "Scan", params, ip=ip, ua=ua, tables=(phi,))
                 t += 36 + self.rng.random() * 4
 
@@ -607,8 +616,9 @@ class _Generator:
         self.emit(t + 70, who, "ListBackups", {"tableName": phi}, ip=ip, ua=ua)
         newest = [arn for table, arn in self.backups if table == phi][-INCIDENT["backups_deleted"]:]
         for i, arn in enumerate(reversed(newest)):
+            response = {"backupDescription": {"backupDetails": {"backupArn": arn, "backupStatus": "DELETED"}}}
             self.emit(t + 90 + i * 15, who, "DeleteBackup", {"backupArn": arn}, ip=ip, ua=ua,
-                      response={"backupDescription": {"backupDetails": {"backupArn": arn, "backupStatus": "DELETED"}}})
+                      response=response)
         t += 120
         deletes = ["batch"] * _BATCH_DELETES + ["item"] * _ITEM_DELETES
         self.rng.shuffle(deletes)
@@ -689,14 +699,16 @@ def _write_tree(tmp: Path) -> None:
     for hour, log_files in digest_hours.items():
         end = time.gmtime((hour + 1) * 3600)
         folder = f"AWSLogs/{ACCOUNT}/CloudTrail-Digest/{WEST}/{time.strftime('%Y/%m/%d', end)}"
-        key = f"{folder}/{ACCOUNT}_CloudTrail-Digest_{WEST}_{TRAIL}_{WEST}_{time.strftime('%Y%m%dT%H%M%SZ', end)}.json.gz"
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", end)
+        key = f"{folder}/{ACCOUNT}_CloudTrail-Digest_{WEST}_{TRAIL}_{WEST}_{stamp}.json.gz"
         digest = {"awsAccountId": ACCOUNT, "digestStartTime": _iso(hour * 3600),
                   "digestEndTime": _iso((hour + 1) * 3600), "digestS3Bucket": BUCKET, "digestS3Object": key,
                   "digestPublicKeyFingerprint": names.randbytes(16).hex(),
                   "digestSignatureAlgorithm": "SHA256withRSA",
                   "newestEventTime": _iso((hour + 1) * 3600 - 1), "oldestEventTime": _iso(hour * 3600),
                   "previousDigestS3Bucket": BUCKET, "previousDigestHashValue": names.randbytes(32).hex(),
-                  "previousDigestHashAlgorithm": "SHA-256", "previousDigestSignature": names.randbytes(64).hex(),
+                  "previousDigestHashAlgorithm": "SHA-256",
+                  "previousDigestSignature": names.randbytes(64).hex(),
                   "logFiles": log_files}
         (tmp / folder).mkdir(parents=True, exist_ok=True)
         (tmp / key).write_bytes(igzip.compress(msgspec.json.encode(digest), 1, mtime=0))

@@ -209,7 +209,6 @@ def test_request_shapes_per_api(records):
 
 def test_the_incident_is_in_the_raw_records(records, demo_root):
     attacker = [r for r in records if r["userIdentity"].get("arn") == INCIDENT["attacker_arn"]]
-    assert {r["sourceIPAddress"] for r in records if r["sourceIPAddress"] == INCIDENT["attacker_ip"]}
     assert all(r["sourceIPAddress"] == INCIDENT["attacker_ip"] for r in attacker)
     assert sum(r["sourceIPAddress"] == INCIDENT["attacker_ip"] for r in records) == len(attacker)
     # the same role is used legitimately from inside the VPC: the IP, not the role, is new
@@ -219,15 +218,24 @@ def test_the_incident_is_in_the_raw_records(records, demo_root):
     assert role_ips - {INCIDENT["attacker_ip"]}
     ops = Counter((r["eventName"], r.get("errorCode", "")) for r in attacker)
     assert ops[("Scan", "")] == INCIDENT["scan_calls"]
-    assert sum(n for (op, err), n in ops.items() if err == "AccessDeniedException") == INCIDENT["denied_calls"]
+    denied = sum(n for (_, error), n in ops.items() if error == INCIDENT["denied_error"])
+    assert denied == INCIDENT["denied_calls"]
     assert ops[("DeleteItem", "")] + ops[("BatchWriteItem", "")] == INCIDENT["delete_calls"]
-    assert ops[("UpdateContinuousBackups", "")] == 1 and ops[("DeleteBackup", "")] == INCIDENT["backups_deleted"]
+    assert ops[("UpdateContinuousBackups", "")] == 1
+    # the backups it deletes are ones AWS Backup made of the PHI table on earlier nights
+    made = {r["responseElements"]["backupDetails"]["backupArn"]
+            for r in records if r["eventName"] == "CreateBackup"}
+    deleted = {r["requestParameters"]["backupArn"] for r in attacker if r["eventName"] == "DeleteBackup"}
+    assert len(deleted) == INCIDENT["backups_deleted"] and deleted <= made
+    assert all(f":table/{INCIDENT['phi_table']}/backup/" in arn for arn in deleted)
     hostile = [r for r in attacker if r["userAgent"] == INCIDENT["hostile_user_agent"]]
     assert len(hostile) == INCIDENT["hostile_records"]
     raw = b"".join(gzip.decompress(p.read_bytes()) for p in demo_root.rglob("*_CloudTrail_*.json.gz"))
-    assert raw.count(b"\\u001b]0;pwned\\u0007") == INCIDENT["hostile_records"]   # JSON-escaped, as AWS writes it
+    # JSON-escaped in the file, as AWS writes control characters
+    assert raw.count(b"\\u001b]0;pwned\\u0007") == INCIDENT["hostile_records"]
     throttled = [r for r in records if r.get("errorCode") == INCIDENT["throttle_error"]]
     assert len(throttled) == INCIDENT["throttle_errors"]
-    assert {r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for r in throttled} == {INCIDENT["throttle_role_arn"]}
+    roles = {r["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] for r in throttled}
+    assert roles == {INCIDENT["throttle_role_arn"]}
     start, end = INCIDENT["throttle_window"]
     assert all(start <= r["eventTime"] < end for r in throttled)
