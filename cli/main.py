@@ -35,11 +35,16 @@ SOURCES_HELP = ("local file or folder (.json.gz, .json, .jsonl, `aws cloudtrail 
                 "output), s3://bucket[/prefix], or `lookup` (LookupEvents: management events only)")
 
 
-def _time_arg(text: str):
+def _time_arg(text: str, upper: bool = False):
     try:
-        return parse_time(text)
+        return parse_time(text, upper=upper)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _end_arg(text: str):
+    """--end is inclusive: a bare date keeps that whole day."""
+    return _time_arg(text, upper=True)
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -47,7 +52,8 @@ def _common_options() -> argparse.ArgumentParser:
     g = common.add_argument_group("source options")
     g.add_argument("--start", type=_time_arg, metavar="TIME",
                    help="first event time: ISO UTC (2026-11-20T10:00) or relative (-24h, -30m, -7d)")
-    g.add_argument("--end", type=_time_arg, metavar="TIME", help="last event time, same forms as --start")
+    g.add_argument("--end", type=_end_arg, metavar="TIME",
+                   help="last event time, same forms as --start (a bare date keeps that whole day)")
     g.add_argument("--region", action="append", default=[], metavar="REGION",
                    help="AWS region to read (repeatable; default: all found, or the profile's for lookup)")
     g.add_argument("--account", action="append", default=[], metavar="ID",

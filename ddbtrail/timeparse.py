@@ -9,17 +9,19 @@ import re
 from datetime import datetime, timedelta, timezone
 
 _RELATIVE = re.compile(r"-(\d+)([smhdw])")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
-def parse_time(text: str, now: datetime | None = None) -> datetime:
+def parse_time(text: str, now: datetime | None = None, *, upper: bool = False) -> datetime:
     """Return the aware UTC datetime that `text` names.
 
     Accepted: relative `-30m`, `-24h`, `-7d` (also `s`, `w`) counted back from `now`
     (default: the current time); ISO 8601 dates and date-times such as `2026-11-20`,
     `2026-11-20T10:00`, `2026-11-20 10:00:00Z`, `2026-11-20T10:00+02:00`.  A time without
-    an offset is UTC, an offset is converted to UTC.  Raises ValueError saying what is
-    accepted when `text` is none of these.
+    an offset is UTC, an offset is converted to UTC.  With `upper` (an inclusive end bound
+    such as --end), a bare date means the last instant of that day, so `--end 2026-11-20`
+    keeps the 20th.  Raises ValueError saying what is accepted when `text` is none of these.
     """
     text = text.strip()
     relative = _RELATIVE.fullmatch(text.lower())
@@ -34,6 +36,8 @@ def parse_time(text: str, now: datetime | None = None) -> datetime:
         raise ValueError(
             f"not a time: {text!r} (use ISO UTC like 2026-11-20T10:00 or relative like -24h, -30m, -7d)"
         ) from None
+    if upper and _DATE_ONLY.fullmatch(text):
+        value += timedelta(days=1, microseconds=-1)
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)

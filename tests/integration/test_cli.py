@@ -341,3 +341,9 @@ def test_export_from_s3_names_each_object_and_its_hash(moto_endpoint, tmp_path):
     manifest = json.loads(Path(f"{out}.manifest.json").read_text(encoding="utf-8"))
     assert {s["name"]: (s["kind"], s["sha256"], s["size"]) for s in manifest["sources"]} == {
         f"s3://{bucket}/{key}": ("s3", hashlib.sha256(body).hexdigest(), len(body)) for key, body in stored.items()}
+
+
+def test_end_as_a_bare_date_keeps_that_day(mixed_tree):
+    run = ddbtrail("summary", mixed_tree, "--start", "2026-11-20", "--end", "2026-11-20", "--json")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["events"] == 9

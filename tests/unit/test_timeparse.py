@@ -58,3 +58,9 @@ def test_format_time_writes_utc_with_z():
     assert format_time(pd.NaT) == ""
     assert format_time(None) == ""
     assert parse_time(format_time(NOW)) == NOW
+
+
+def test_a_bare_date_as_upper_bound_keeps_that_whole_day():
+    assert parse_time("2026-11-20", upper=True) == datetime(2026, 11, 20, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert parse_time("2026-11-20T10:00", upper=True) == datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
+    assert parse_time("-1h", now=NOW, upper=True) == datetime(2026, 11, 20, 11, 0, tzinfo=timezone.utc)
