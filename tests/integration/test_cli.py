@@ -347,3 +347,29 @@ def test_end_as_a_bare_date_keeps_that_day(mixed_tree):
     run = ddbtrail("summary", mixed_tree, "--start", "2026-11-20", "--end", "2026-11-20", "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["events"] == 9
+
+
+def test_open_without_a_terminal_says_to_use_summary(mixed_tree):
+    run = ddbtrail("open", mixed_tree)
+    assert run.returncode == 2
+    assert "needs a terminal" in run.stderr.decode() and "summary" in run.stderr.decode()
+
+
+def test_demo_without_a_terminal_prints_the_incident_summary(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run = ddbtrail("demo", env=env)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout.decode()
+    assert out.split()[1] == "events" and int(out.split()[0].replace(",", "")) > 40_000
+    assert "arn:aws-us-gov:" in out and "AccessDenied" in out
+    assert (tmp_path / "cache" / "ddbtrail" / "demo" / "AWSLogs").is_dir()
+
+
+def test_demo_refuses_to_overwrite_a_folder_that_is_not_its_own(tmp_path):
+    foreign = tmp_path / "cache" / "ddbtrail" / "demo"
+    foreign.mkdir(parents=True)
+    (foreign / "notes.txt").write_text("mine")
+    run = ddbtrail("demo", env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    assert run.returncode == 2
+    assert "not a ddbtrail demo tree" in run.stderr.decode()
+    assert (foreign / "notes.txt").read_text() == "mine"
