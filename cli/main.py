@@ -162,7 +162,7 @@ def _load(args, opts: LoadOptions | None = None):
     try:
         table, report = load(args.sources, opts or _load_options(args), progress=progress)
     except NothingLoaded as error:
-        raise UsageError(f"nothing could be loaded: {error}") from None
+        raise UsageError(f"nothing could be loaded: {printable(str(error))}") from None
     finally:
         if progress:
             sys.stderr.write("\r\x1b[K")
@@ -263,7 +263,7 @@ def run_demo(args) -> int:
     try:
         args.sources = [str(write_demo(demo_dir()))]
     except FileExistsError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(printable(str(error))) from None
     if not sys.stdout.isatty():
         args.where, args.json = "", False
         return run_summary(args)

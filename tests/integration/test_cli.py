@@ -373,3 +373,14 @@ def test_demo_refuses_to_overwrite_a_folder_that_is_not_its_own(tmp_path):
     assert run.returncode == 2
     assert "not a ddbtrail demo tree" in run.stderr.decode()
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+def test_hostile_file_names_are_reported_literally(tmp_path):
+    root = tmp_path / "names"
+    root.mkdir()
+    (root / "evil\x1b]52;c;ZXZpbA==\x07.json").write_bytes(b"not json")
+    run = ddbtrail("summary", root)
+    assert run.returncode == 2
+    err = run.stderr.decode()
+    assert "evil\u241b]52;c;ZXZpbA==\u2407.json" in err
+    assert "\x1b" not in err and "\x07" not in err
