@@ -127,6 +127,10 @@ def test_summary_human_shows_hostile_record_strings_literally(tmp_path):
     assert "[bold red]Orders[/]" in out
     assert "[link=http://x]r[/link]\u241b[2J\u2407" in out  # ESC and BEL shown as ␛ and ␇
     assert "\x1b" not in out and "\x07" not in out
+    as_json = ddbtrail("summary", tmp_path / "h.json", "--json")
+    assert as_json.returncode == 0 and not any(byte < 0x20 or byte >= 0x7f for byte in as_json.stdout.rstrip(b"\n"))
+    principal = f"arn:aws-us-gov:iam::{ACCOUNT}:role/[link=http://x]r[/link]\x1b[2J\x07"
+    assert json.loads(as_json.stdout)["by_principal"] == {principal: 1}  # the data itself is kept exact
 
 
 def test_nothing_readable_exits_2_with_a_message(bad_tree):
