@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -64,7 +65,7 @@ def synthetic_record(rng: random.Random, when: float, region: str) -> dict:
         session = f"{role}-{rng.randrange(400):04d}"
         identity = {"type": "AssumedRole", "principalId": f"AROA{role.upper()[:12]:X<12}EXAMPLE:{session}",
                     "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}", "accountId": ACCOUNT,
-                    "accessKeyId": f"ASIA{rng.getrandbits(60):016X}",
+                    "accessKeyId": f"ASIA{zlib.crc32(session.encode()):016X}",
                     "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEID",
                                                          "arn": f"arn:aws:iam::{ACCOUNT}:role/{role}",
                                                          "accountId": ACCOUNT, "userName": role},
@@ -73,7 +74,7 @@ def synthetic_record(rng: random.Random, when: float, region: str) -> dict:
     elif kind < 0.95:
         user = rng.choice(USERS)
         identity = {"type": "IAMUser", "principalId": f"AIDA{user.upper():X<16}", "arn": f"arn:aws:iam::{ACCOUNT}:user/{user}",
-                    "accountId": ACCOUNT, "accessKeyId": f"AKIA{rng.getrandbits(60):016X}", "userName": user}
+                    "accountId": ACCOUNT, "accessKeyId": f"AKIA{user.upper():X<16}", "userName": user}
     else:
         identity = {"type": "AWSService", "invokedBy": "dynamodb.application-autoscaling.amazonaws.com"}
     source, category, management = "dynamodb.amazonaws.com", "Data", False
@@ -171,7 +172,7 @@ DUCKDB_SQL = """
 CREATE TABLE events AS
 WITH records AS (
     SELECT unnest(Records) AS r
-    FROM read_json(?, format = 'unstructured', compression = 'gzip',
+    FROM read_json(?, compression = 'gzip',
                    maximum_object_size = 268435456,
                    columns = {Records: 'STRUCT(
                        eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR,

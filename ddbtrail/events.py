@@ -8,6 +8,7 @@ vectorised.  Raw record bytes never live in the table: each row points at its so
 """
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Protocol
 
@@ -81,7 +82,8 @@ class Chunk:
     `time` int64 nanoseconds UTC (NaT as np.iinfo(int64).min), `read_only` int8
     (1 true, 0 false, -1 unknown), the rest strings ("" when absent): a list, a
     pyarrow string array, or (for CATEGORICAL names) `Codes` / a pandas Categorical.
-    `tables` is a list of tuples of table names per row; `origin` an int array of
+    `tables` is a list of tuples of table names per row (or `Codes` of such tuples);
+    `origin` an int array of
     indexes into `sources`; `position`, `offset`, `length` int arrays.
     `dedup_key` holds, for rows without event_id, a digest of the raw bytes.
     `rejected` lists (position, reason) of records of these sources that were left out.
@@ -101,8 +103,8 @@ class Chunk:
         return len(self.origin)
 
     def values(self, name: str) -> list:
-        """Plain Python values of one column, whatever its encoding (for tests and debugging)."""
-        column = self.columns[name]
+        """Plain Python values of one column (or "tables"), whatever its encoding."""
+        column = self.tables if name == "tables" else self.columns[name]
         if isinstance(column, Codes):
             return [column.values[code] for code in column.codes]
         return column.to_pylist() if isinstance(column, pa.Array) else list(column)
@@ -153,66 +155,13 @@ class EventTable:
         return cls.from_chunks([])
 
     @classmethod
-    def from_chunks(cls, chunks: list[Chunk]) -> "EventTable":
-        """Concatenate chunks, drop duplicates on (event_id, time, operation), sort by time.
-
-        Works on codes, never on per-row Python objects (except one pass over the
-        per-row table tuples), so a million rows merge in about a second.
-        """
-        sources: list[SourceInfo] = []
-        parts = []
+    def from_chunks(cls, chunks) -> "EventTable":
+        """Merge chunks (any iterable, consumed as it goes), drop duplicates on
+        (event_id, time, operation), sort by time."""
+        builder = TableBuilder()
         for chunk in chunks:
-            if len(chunk):
-                parts.append((chunk, len(sources)))
-            sources.extend(chunk.sources)
-        n = sum(len(chunk) for chunk, _ in parts)
-
-        def joined(get, dtype):
-            return (np.concatenate([np.asarray(get(c), dtype=dtype) for c, _ in parts])
-                    if parts else np.empty(0, dtype=dtype))
-
-        time = joined(lambda c: c.columns["time"], np.int64)
-        origin = joined(lambda c: c.origin, np.int64) + (
-            np.repeat([base for _, base in parts], [len(c) for c, _ in parts]).astype(np.int64)
-            if parts else 0)
-        strings = {name: _merge_codes([c.columns[name] for c, _ in parts])
-                   for name in CATEGORICAL if name not in ("tables", "origin")}
-        unique = {name: _arrow([c.columns[name] for c, _ in parts]) for name in UNIQUE_STRINGS}
-        combos, combo_codes = _table_combos([c.tables for c, _ in parts], n)
-
-        # De-duplicate on (event_id, time, operation); a raw digest stands in for a missing id.
-        digests = _arrow([c.dedup_key if c.dedup_key is not None else [""] * len(c)
-                          for c, _ in parts])
-        key = pc.if_else(pc.equal(unique["event_id"], ""), digests, unique["event_id"])
-        keys = pd.DataFrame({"k": pd.arrays.ArrowStringArray(key), "t": time,
-                             "o": strings["operation"].codes})
-        keep = ~(keys.duplicated().to_numpy() & (keys["k"] != "").to_numpy())
-        duplicates = int(n - keep.sum())
-        rows = np.flatnonzero(keep)
-        sort_time = np.where(time[rows] == _NAT, np.iinfo(np.int64).max, time[rows])
-        rows = rows[np.argsort(sort_time, kind="stable")]
-
-        data: dict[str, object] = {}
-        data["time"] = pd.Series(time[rows].view("datetime64[ns]")).dt.tz_localize("UTC")
-        read_only = joined(lambda c: c.columns["read_only"], np.int8)[rows]
-        data["read_only"] = pd.arrays.BooleanArray(read_only == 1, read_only == -1)
-        for name in COLUMNS:
-            if name in strings:
-                data[name] = strings[name][rows]
-            elif name in unique:
-                data[name] = pd.arrays.ArrowStringArray(unique[name].take(pa.array(rows)))
-        names, name_codes = _factorize([s.name for s in sources])
-        data["origin"] = pd.Categorical.from_codes(name_codes[origin[rows]], categories=names)
-        labels, label_codes = _factorize([",".join(t) for t in combos])
-        data["tables"] = pd.Categorical.from_codes(label_codes[combo_codes[rows]],
-                                                   categories=labels)
-        data["position"] = joined(lambda c: c.position, np.int64)[rows]
-        data["offset"] = joined(lambda c: c.offset, np.int64)[rows]
-        data["length"] = joined(lambda c: c.length, np.int64)[rows]
-        data["_source"] = origin[rows]
-        df = pd.DataFrame(data, columns=[*COLUMNS, *LOCATORS, "_source"])
-        table_rows, table_codes, table_names = _membership(combos, combo_codes[rows])
-        return cls(df, sources, table_rows, table_codes, table_names, duplicates)
+            builder.add(chunk)
+        return builder.build(keep=False)
 
     # -- reading back -------------------------------------------------------------
     def raw(self, rows) -> list[bytes]:
@@ -241,18 +190,138 @@ class EventTable:
 
 ProgressCallback = Callable[[dict], None]
 
+_NUMBERS = {"time": np.int64, "read_only": np.int8, "origin": np.int64, "position": np.int64,
+            "offset": np.int64, "length": np.int64}
+_STRING_CODES = tuple(name for name in CATEGORICAL if name not in ("tables", "origin"))
 
-def _merge_codes(parts) -> pd.Categorical:
-    """One Categorical from per-chunk dictionary-encoded columns (codes remapped, not rows)."""
-    seen: dict[str, int] = {}
-    merged = []
-    for part in parts:
-        part = encode_strings(part)
-        remap = np.fromiter((seen.setdefault(v, len(seen)) for v in part.values), dtype=np.int32,
-                            count=len(part.values))
-        merged.append(remap[part.codes] if len(remap) else np.zeros(len(part.codes), dtype=np.int32))
-    codes = np.concatenate(merged) if merged else np.empty(0, dtype=np.int32)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(list(seen), dtype=object), validate=False)
+
+class TableBuilder:
+    """Collects chunks as compact global codes, so a load holds no per-row Python objects.
+
+    `add()` folds each chunk in as soon as it is decoded (its per-chunk strings are
+    mapped to global codes and dropped); `build()` makes the EventTable and may be
+    called again after more `add()`s (the console shows partial tables while loading).
+    """
+
+    def __init__(self) -> None:
+        self.sources: list[SourceInfo] = []
+        self.rows = 0
+        self._seen: dict[str, dict] = {name: {} for name in (*_STRING_CODES, "tables")}
+        self._codes: dict[str, list[np.ndarray]] = {name: [] for name in (*_STRING_CODES, "tables")}
+        self._numbers: dict[str, list[np.ndarray]] = {name: [] for name in (*_NUMBERS, "key_hash")}
+        self._strings: dict[str, list] = {name: [] for name in (*UNIQUE_STRINGS, "dedup")}
+
+    def add(self, chunk: Chunk) -> None:
+        base = len(self.sources)
+        self.sources.extend(chunk.sources)
+        if not len(chunk):
+            return
+        self.rows += len(chunk)
+        for name in _STRING_CODES:
+            self._codes[name].append(self._global(name, encode_strings(chunk.columns[name])))
+        self._codes["tables"].append(self._global("tables", encode_tables(chunk.tables)))
+        for name, dtype in _NUMBERS.items():
+            values = getattr(chunk, name) if name not in chunk.columns else chunk.columns[name]
+            self._numbers[name].append(np.asarray(values, dtype=dtype) + (base if name == "origin" else 0))
+        for name in UNIQUE_STRINGS:
+            self._strings[name].append(_arrow([chunk.columns[name]]))
+        digests = chunk.dedup_key or [""] * len(chunk)
+        self._strings["dedup"].append(_arrow([digests]))
+        keys = (event_id or digest for event_id, digest in zip(chunk.values("event_id"), digests))
+        self._numbers["key_hash"].append(np.fromiter((zlib.crc32(k.encode()) for k in keys),
+                                                     dtype=np.uint32, count=len(chunk)))
+
+    def _global(self, name: str, column: Codes) -> np.ndarray:
+        seen = self._seen[name]
+        remap = np.fromiter((seen.setdefault(v, len(seen)) for v in column.values), dtype=np.int32,
+                            count=len(column.values))
+        return remap[column.codes] if len(remap) else np.zeros(len(column.codes), dtype=np.int32)
+
+    def build(self, keep: bool = True) -> "EventTable":
+        """The EventTable of everything added so far.
+
+        With keep=False the builder's arrays are released as the table takes shape
+        (a one-shot load then peaks at about one copy of the data, not two).
+        """
+        numbers = {name: _joined(self._numbers, name, dtype, keep) for name, dtype in _NUMBERS.items()}
+        time = numbers["time"]
+        strings = {name: pa.chunked_array(parts, pa.string()) for name, parts in self._strings.items()}
+        operation = _joined(self._codes, "operation", np.int32, True)
+        unique = _unique_events(_joined(self._numbers, "key_hash", np.uint32, keep), strings, time, operation)
+        duplicates = int(self.rows - unique.sum())
+        rows = np.flatnonzero(unique)
+        del unique
+        rows = rows[np.argsort(np.where(time[rows] == _NAT, np.iinfo(np.int64).max, time[rows]),
+                               kind="stable")]
+
+        data: dict[str, object] = {"time": pd.Series(time[rows].view("datetime64[ns]")).dt.tz_localize("UTC")}
+        read_only = numbers["read_only"][rows]
+        data["read_only"] = pd.arrays.BooleanArray(read_only == 1, read_only == -1)
+        for name in COLUMNS:
+            if name in _STRING_CODES:
+                codes = _joined(self._codes, name, np.int32, keep)[rows]
+                data[name] = _categorical(Codes(codes, list(self._seen[name])))
+            elif name in UNIQUE_STRINGS:
+                data[name] = pd.arrays.ArrowStringArray(strings[name].take(pa.array(rows)))
+        origin = numbers["origin"][rows]
+        names, name_codes = _factorize([s.name for s in self.sources])
+        data["origin"] = pd.Categorical.from_codes(name_codes[origin], categories=names)
+        combos = list(self._seen["tables"])
+        labels, label_codes = _factorize([",".join(t) for t in combos])
+        row_combo = _joined(self._codes, "tables", np.int32, keep)[rows]
+        data["tables"] = pd.Categorical.from_codes(label_codes[row_combo], categories=labels)
+        for name in LOCATORS:
+            data[name] = numbers[name][rows]
+        data["_source"] = origin
+        if not keep:
+            self._strings = {name: [] for name in self._strings}
+            del strings, numbers, time
+        df = pd.DataFrame(data, columns=[*COLUMNS, *LOCATORS, "_source"])
+        table_rows, table_codes, table_names = _membership(combos, row_combo)
+        return EventTable(df, list(self.sources), table_rows, table_codes, table_names, duplicates)
+
+
+def _joined(store: dict[str, list], name: str, dtype, keep: bool) -> np.ndarray:
+    """Concatenate one column's parts; keep the result as its only part, or release it."""
+    parts = store[name]
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+    parts[:] = [joined] if keep else []
+    return joined
+
+
+def _unique_events(hashes: np.ndarray, strings: dict[str, pa.ChunkedArray], time: np.ndarray,
+                   operation: np.ndarray) -> np.ndarray:
+    """Mask of the rows to keep: the first of each (event_id, time, operation).
+
+    A raw digest stands in for a missing event_id; rows with neither are all kept.  Only
+    rows whose key hash occurs more than once are compared in full, so de-duplication
+    costs a few bytes per row rather than a second copy of every id.
+    """
+    keep = np.ones(len(time), dtype=bool)
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    repeated = np.flatnonzero(counts[inverse] > 1)
+    if len(repeated):
+        at = pa.array(repeated)
+        keys = [event_id or digest for event_id, digest in
+                zip(strings["event_id"].take(at).to_pylist(), strings["dedup"].take(at).to_pylist())]
+        candidates = pd.DataFrame({"k": keys, "t": time[repeated], "o": operation[repeated]})
+        keep[repeated[candidates.duplicated().to_numpy() & (candidates["k"] != "").to_numpy()]] = False
+    return keep
+
+
+def encode_tables(tables) -> Codes:
+    """Dictionary-encode per-row table tuples (calls repeat a few combinations)."""
+    if isinstance(tables, Codes):
+        return tables
+    seen: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter((seen.setdefault(t if type(t) is tuple else tuple(t), len(seen)) for t in tables),
+                        dtype=np.int32, count=len(tables))
+    return Codes(codes, list(seen))
+
+
+def _categorical(column: Codes) -> pd.Categorical:
+    return pd.Categorical.from_codes(column.codes, categories=pd.Index(column.values, dtype=object),
+                                     validate=False)
 
 
 def _arrow(parts) -> pa.Array:
@@ -269,18 +338,6 @@ def _factorize(values: list[str]) -> tuple[list[str], np.ndarray]:
     seen: dict[str, int] = {}
     codes = np.fromiter((seen.setdefault(v, len(seen)) for v in values), dtype=np.int64,
                         count=len(values))
-    return list(seen), codes
-
-
-def _table_combos(per_chunk: list[list], n: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
-    """Distinct table tuples and, per row, the code of its tuple (calls repeat few combos)."""
-    seen: dict[tuple[str, ...], int] = {}
-    codes = np.empty(n, dtype=np.int64)
-    i = 0
-    for tables in per_chunk:
-        for t in tables:
-            codes[i] = seen.setdefault(t if type(t) is tuple else tuple(t), len(seen))
-            i += 1
     return list(seen), codes
 
 

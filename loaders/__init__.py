@@ -65,8 +65,7 @@ def load(sources: list[str], opts: LoadOptions | None = None, progress=None,
     from ddbtrail.events import EventTable
 
     report = LoadReport()
-    chunks = list(iter_chunks(sources, opts, progress, cancel, report))
-    table = EventTable.from_chunks(chunks)
+    table = EventTable.from_chunks(iter_chunks(sources, opts, progress, cancel, report))
     report.events = len(table)
     report.duplicates = table.duplicates
     if not len(table) and not report.files_read and not report.cancelled:

@@ -115,3 +115,25 @@ def test_empty_table_has_the_contract_columns():
     table = EventTable.empty()
     assert len(table) == 0 and table.table_names == [] and len(table.table_rows) == 0
     assert str(table.df["time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_builder_gives_partial_tables_while_loading(tmp_path):
+    from ddbtrail.events import TableBuilder
+    first = table_of(tmp_path, [record(eventID="a")])
+    builder = TableBuilder()
+    builder.add(parse_file(str(tmp_path / "f0.json.gz"))[0])
+    assert list(builder.build().df["event_id"]) == ["a"]
+    (tmp_path / "g.json").write_text(json.dumps({"Records": [record(eventID="b", eventTime="2026-11-20T09:00:00Z"),
+                                                              record(eventID="a")]}))
+    builder.add(parse_file(str(tmp_path / "g.json"))[0])
+    table = builder.build(keep=False)
+    assert list(table.df["event_id"]) == ["b", "a"] and table.duplicates == 1
+    assert len(table.sources) == 2 and len(first) == 1
+
+
+def test_rows_without_any_key_are_never_merged():
+    columns = {name: ["", ""] for name in COLUMNS if name not in ("tables", "origin")}
+    columns.update(time=np.array([5, 5], dtype=np.int64), read_only=np.array([-1, -1], dtype=np.int8))
+    chunk = Chunk(columns=columns, tables=[(), ()], origin=np.zeros(2, dtype=np.int64),
+                  position=np.arange(2), offset=np.zeros(2), length=np.zeros(2), sources=[SourceInfo("m", "test")])
+    assert len(EventTable.from_chunks([chunk])) == 2

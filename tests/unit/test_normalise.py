@@ -18,9 +18,8 @@ def rows(*records, all_sources=False) -> list[dict]:
     chunk, bad = chunk_from_records([json.dumps(r).encode() for r in records],
                                     SourceInfo("test", "test"), all_sources)
     assert not bad
-    columns = {name: chunk.values(name) for name in chunk.columns}
-    return [{**{name: values[i] for name, values in columns.items()}, "tables": chunk.tables[i]}
-            for i in range(len(chunk))]
+    columns = {name: chunk.values(name) for name in [*chunk.columns, "tables"]}
+    return [{name: values[i] for name, values in columns.items()} for i in range(len(chunk))]
 
 
 def row(rec: dict, **kwargs) -> dict:
