@@ -64,6 +64,19 @@ def _table_arn(table: str, region: str = WEST, account: str = ACCOUNT) -> str:
     return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{table}"
 
 
+# Records share these parts (never mutated): building them once per shape keeps generation fast.
+@functools.cache
+def _resources(tables: tuple[str, ...], region: str, account: str) -> list[dict]:
+    return [{"accountId": account, "type": "AWS::DynamoDB::Table", "ARN": _table_arn(name, region, account)}
+            for name in tables]
+
+
+@functools.cache
+def _tls_details(tls: tuple[str, str], region: str) -> dict:
+    return {"tlsVersion": tls[0], "cipherSuite": tls[1],
+            "clientProvidedHostHeader": f"dynamodb.{region}.amazonaws.com"}
+
+
 # -- the incident (facts the generator is driven by; tests and the README quote them) ----
 _ATTACKER_ROLE = "svc-analytics-etl"
 _ATTACKER_CREATED = _ts("2026-11-19T07:08:41Z")
@@ -229,8 +242,7 @@ class _Generator:
         if not legacy:
             rec["readOnly"] = op in _READ_OPS
         if data:
-            rec["resources"] = [{"accountId": account, "type": "AWS::DynamoDB::Table",
-                                 "ARN": _table_arn(name, region, account)} for name in tables]
+            rec["resources"] = _resources(tables, region, account)
         rec["eventType"] = "AwsApiCall"
         rec["apiVersion"] = "2012-08-10"
         if not legacy:
@@ -242,8 +254,7 @@ class _Generator:
         if not legacy:
             rec["eventCategory"] = "Data" if data else "Management"
             if tls:
-                rec["tlsDetails"] = {"tlsVersion": tls[0], "cipherSuite": tls[1],
-                                     "clientProvidedHostHeader": f"dynamodb.{region}.amazonaws.com"}
+                rec["tlsDetails"] = _tls_details(tls, region)
         self.records.append((int(t), account, region, rec))
 
     def patient_key(self) -> dict:
