@@ -23,7 +23,7 @@ from tui.event_table import EventTableView
 from tui.export_dialog import ExportDialog
 from tui.facets import FacetColumn
 from tui.help import HelpScreen
-from tui.load_worker import load_chunks
+from tui.load_worker import load_chunks, start_process_helpers
 from tui.messages import (AddTerm, LoadFinished, LoadProgress, OpenEvent, QuerySubmitted,
                           TimeRangePicked, ToggleMark)
 from tui.query_line import QueryLine
@@ -56,6 +56,8 @@ class DdbTrailApp(App):
         self.cancel = threading.Event()
         self.report: LoadReport | None = None
         self.loading = table is None and bool(sources)
+        if self.loading:
+            start_process_helpers()
 
     def compose(self):
         yield StatusLine(self.sources, id="status")

@@ -21,7 +21,7 @@ from tui.actions import bindings
 from tui.messages import AddTerm
 
 #: How many values a pane lists; the rest are one query away.
-TOP_VALUES = 200
+TOP_VALUES = 50
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ sees early data quickly, and the rebuilds cost O(n log n) in total rather than O
 from __future__ import annotations
 
 import threading
+import time
+from multiprocessing import resource_tracker
 from typing import Callable
 
 from ddbtrail.events import Chunk, EventTable
@@ -14,6 +16,18 @@ from tui.messages import LoadFinished, LoadProgress
 
 #: Events before the first partial table is shown.
 FIRST_REBUILD = 5_000
+#: Seconds between progress updates: one per file would queue up ahead of the responder's keys.
+PROGRESS_EVERY = 0.2
+
+
+def start_process_helpers() -> None:
+    """Start multiprocessing's resource tracker while stderr is still the terminal.
+
+    Textual replaces sys.stderr with an object whose fileno() is -1; a decode pool started
+    later from the worker would then fail with "bad value(s) in fds_to_keep".  Call this
+    before the app runs.
+    """
+    resource_tracker.ensure_running()
 
 
 def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
@@ -24,9 +38,16 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
     chunks: list[Chunk] = []
     events = 0
     next_rebuild = FIRST_REBUILD
+    last_progress = 0.0
+
+    def progress(info: dict) -> None:
+        nonlocal last_progress
+        if time.monotonic() - last_progress >= PROGRESS_EVERY:
+            last_progress = time.monotonic()
+            post(LoadProgress(info))
+
     try:
-        for chunk in iter_chunks(specs, opts, progress=lambda info: post(LoadProgress(info)),
-                                 cancel=cancel, report=report):
+        for chunk in iter_chunks(specs, opts, progress=progress, cancel=cancel, report=report):
             chunks.append(chunk)
             events += len(chunk)
             if events >= next_rebuild:
@@ -34,6 +55,7 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
                 next_rebuild = 2 * events
     except Exception as error:  # a broken source must not take down the console
         report.errors.append(f"{type(error).__name__}: {error}")
+    report.cancelled = report.cancelled or cancel.is_set()
     table = EventTable.from_chunks(chunks)
     report.events, report.duplicates = len(table), table.duplicates
     publish(table)

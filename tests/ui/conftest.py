@@ -72,5 +72,5 @@ def incident_table() -> EventTable:
 
 
 def shown(widget) -> list[str]:
-    """The lines a Line-API widget currently renders (what the responder sees in it)."""
-    return [widget.render_line(y).text for y in range(widget.size.height)]
+    """The lines a widget currently renders inside its border (what the responder sees in it)."""
+    return [strip.text for strip in widget.render_lines(widget.content_region.translate(-widget.region.offset))]

@@ -111,3 +111,20 @@ def test_every_app_action_is_reachable_from_the_palette():
     app_actions = [a for a in ACTIONS if a.scope == "app"]
     assert {a.action for a in app_actions} >= {"focus_query", "help", "export", "toggle_marked_only"}
     assert all(hasattr(DdbTrailApp, f"action_{a.action.split('(')[0]}") for a in app_actions)
+
+
+async def test_escape_cancels_a_running_load(tmp_path):
+    for i in range(200):                              # ~2 s of loading on this machine
+        _write_records(tmp_path / f"events-{i:03d}.jsonl", 5)
+    app = DdbTrailApp([str(tmp_path)], LoadOptions())
+    async with app.run_test(size=(140, 40)) as pilot:
+        assert app.loading
+        await pilot.press("escape")
+        assert app.cancel.is_set()
+        for _ in range(200):
+            if app.report is not None:
+                break
+            await pilot.pause(0.05)
+        assert app.report.cancelled and app.report.files_read < 200
+        assert app.report.errors == []               # the decode pool started inside the console
+        assert "loading cancelled" in str(app.query_one(StatusLine).render())
