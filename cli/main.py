@@ -146,8 +146,10 @@ def _stderr_progress():
         return None
 
     def show(info: dict) -> None:
-        sys.stderr.write(f"\r{info.get('stage', '')}: {info.get('files_done', 0)}/{info.get('files_total', '?')} "
-                         f"files, {info.get('events', 0):,} events, {info.get('bytes', 0) / 1e6:,.1f} MB\x1b[K")
+        eta = info.get("eta_s")
+        sys.stderr.write(f"\r{info.get('stage', '')}: {info.get('files_done', 0):,}/{info.get('files_total', '?'):,} "
+                         f"files, {info.get('events', 0):,} events, {info.get('bytes', 0) / 1e6:,.1f} MB"
+                         + (f", about {eta:,.0f}s left" if eta is not None else "") + "\x1b[K")
         sys.stderr.flush()
     return show
 

@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -388,3 +389,26 @@ def test_hostile_file_names_are_reported_literally(tmp_path):
     err = run.stderr.decode()
     assert "evil\u241b]52;c;ZXZpbA==\u2407.json" in err
     assert "\x1b" not in err and "\x07" not in err
+
+
+def test_progress_goes_to_stderr_when_it_is_a_terminal(mixed_tree):
+    """Progress is drawn on a terminal's stderr; stdout (here a pipe) stays clean JSON."""
+    main_fd, terminal_fd = pty.openpty()
+    script = shutil.which("ddbtrail", path=os.path.dirname(sys.executable))
+    with subprocess.Popen([script, "summary", str(mixed_tree), "--json"], stdout=subprocess.PIPE,
+                          stderr=terminal_fd) as proc:
+        os.close(terminal_fd)
+        out, _ = proc.communicate(timeout=120)
+        seen = b""
+        while True:
+            try:
+                block = os.read(main_fd, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not block:
+                break
+            seen += block
+    os.close(main_fd)
+    assert proc.returncode == 0
+    assert json.loads(out)["events"] == 9
+    assert b"local: 4/4 files" in seen and b"events" in seen
