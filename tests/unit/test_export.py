@@ -14,7 +14,7 @@ import pytest
 import ddbtrail
 from ddbtrail.export import EXPORT_COLUMNS, ExportCancelled, export, manifest_path
 from loaders import LoadOptions, load
-from tests.records import assumed_role, iam_user, record, table_arn
+from tests.records import iam_user, record, table_arn
 
 
 def at(i: int, **fields) -> dict:
