@@ -214,38 +214,42 @@ def _generic(raw: Raw):
 
 def tables_of(rec: Record) -> tuple[str, ...]:
     """Every table one call touches, in first-mention order, without repeats."""
-    names: list[str] = []
-    if rec.resources:
-        for res in rec.resources:
-            if res is not None and res.ARN:
-                names.append(table_of_arn(res.ARN))
+    names = [table_of_arn(res.ARN) for res in rec.resources if res.ARN] if rec.resources else []
     params = rec.requestParameters
     if params is not None:
-        names.append(table_name(params.tableName))
-        names.append(table_name(params.tableArn))
-        if params.statement:
-            names.extend(partiql_tables(params.statement))
-        if params.requestItems:
-            items = _generic(params.requestItems)
-            if isinstance(items, dict):
-                names.extend(table_name(k) for k in items)
-            elif isinstance(items, list):
-                names.extend(table_name(i if isinstance(i, str) else i.get("tableName"))
-                             for i in items if isinstance(i, (str, dict)))
-        if params.transactItems:
-            items = _generic(params.transactItems)
-            for item in items if isinstance(items, list) else ():
-                for action in item.values() if isinstance(item, dict) else ():
-                    if isinstance(action, dict):
-                        names.append(table_name(action.get("tableName")))
-        if params.statements:
-            items = _generic(params.statements)
-            for item in items if isinstance(items, list) else ():
-                if isinstance(item, dict) and isinstance(item.get("statement"), str):
-                    names.extend(partiql_tables(item["statement"]))
-    if len(names) <= 1:
-        return tuple(n for n in names if n)
+        if params.tableName:
+            names.append(table_name(params.tableName))
+        if params.tableArn:
+            names.append(table_of_arn(params.tableArn))
+        if params.statement or params.requestItems or params.transactItems or params.statements:
+            names.extend(_tables_in_items(params))
+    if len(names) == 1 or len(names) == 2 and names[0] == names[1]:  # the usual single-table call
+        return (names[0],) if names[0] else ()
     return tuple(n for n in dict.fromkeys(names) if n)
+
+
+def _tables_in_items(params: RequestParameters) -> list[str]:
+    """Tables of multi-table calls: Batch*, Transact* and PartiQL statements."""
+    names = list(partiql_tables(params.statement)) if params.statement else []
+    if params.requestItems:
+        items = _generic(params.requestItems)
+        if isinstance(items, dict):  # BatchWriteItem: {table: [requests]}
+            names.extend(table_name(k) for k in items)
+        elif isinstance(items, list):  # BatchGetItem as CloudTrail records it: [{tableName, key}]
+            names.extend(table_name(i if isinstance(i, str) else i.get("tableName"))
+                         for i in items if isinstance(i, (str, dict)))
+    if params.transactItems:
+        items = _generic(params.transactItems)
+        for item in items if isinstance(items, list) else ():
+            for action in item.values() if isinstance(item, dict) else ():
+                if isinstance(action, dict):
+                    names.append(table_name(action.get("tableName")))
+    if params.statements:
+        items = _generic(params.statements)
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("statement"), str):
+                names.extend(partiql_tables(item["statement"]))
+    return names
 
 
 _FLAGS = {True: 1, False: 0, "true": 1, "false": 0, "True": 1, "False": 0, "TRUE": 1, "FALSE": 0}
@@ -273,11 +277,7 @@ def normalise(records: list[Record], all_sources: bool = False):
     the eventTime texts (parsed in bulk by the caller); `read_only` is 1, 0 or -1.
     Records from other services are left out unless `all_sources`.
     """
-    cols = {name: [] for name in STRING_COLUMNS}
-    (operation, source, plane, principal, principal_type, session, arn, account, access_key,
-     region, ip, user_agent, error, error_message, event_id, request_id,
-     vpc_endpoint) = (cols[name] for name in STRING_COLUMNS)
-    times, read_only, tables, kept = [], [], [], []
+    rows, times, read_only, tables, kept = [], [], [], [], []
     no_identity = UserIdentity()
     no_issuer = SessionIssuer()
     for index, rec in enumerate(records):
@@ -294,26 +294,15 @@ def normalise(records: list[Record], all_sources: bool = False):
         who, sess = principal_of(kind, ui.arn or "", ui.principalId or "", acct,
                                  ui.invokedBy or "", issuer.arn or "", rec.awsRegion or "")
         times.append(rec.eventTime)
-        operation.append(op)
-        source.append(src)
-        plane.append(plane_of(rec, op))
         read_only.append(_FLAGS.get(rec.readOnly, -1))
-        principal.append(who)
-        principal_type.append(kind)
-        session.append(sess)
-        arn.append(ui.arn or "")
-        account.append(acct)
-        access_key.append(ui.accessKeyId or "")
         tables.append(tables_of(rec))
-        region.append(rec.awsRegion or "")
-        ip.append(rec.sourceIPAddress or "")
-        user_agent.append(rec.userAgent or "")
-        error.append(rec.errorCode or "")
-        error_message.append(rec.errorMessage or "")
-        event_id.append(rec.eventID or "")
-        request_id.append(rec.requestID or "")
-        vpc_endpoint.append(rec.vpcEndpointId or "")
-    return cols, times, read_only, tables, kept
+        rows.append((op, src, plane_of(rec, op), who, kind, sess, ui.arn or "", acct,
+                     ui.accessKeyId or "", rec.awsRegion or "", rec.sourceIPAddress or "",
+                     rec.userAgent or "", rec.errorCode or "", rec.errorMessage or "",
+                     rec.eventID or "", rec.requestID or "", rec.vpcEndpointId or ""))
+    # One tuple per record, transposed once: cheaper than 17 appends per record.
+    columns = zip(*rows) if rows else ([] for _ in STRING_COLUMNS)
+    return dict(zip(STRING_COLUMNS, map(list, columns))), times, read_only, tables, kept
 
 
 def parse_times(texts: list) -> "np.ndarray":
