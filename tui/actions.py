@@ -39,6 +39,12 @@ ACTIONS: list[Action] = [
     # facet panes
     Action("enter", "include", "Filter to value", "facets"),
     Action("exclamation_mark", "exclude", "Exclude value", "facets"),
+    Action("up", "move(-1)", "Previous value", "facets", show=False),
+    Action("down", "move(1)", "Next value", "facets", show=False),
+    Action("pageup", "page(-1)", "Page up", "facets", show=False),
+    Action("pagedown", "page(1)", "Page down", "facets", show=False),
+    Action("home", "first", "First", "facets", show=False),
+    Action("end", "last", "Last", "facets", show=False),
     # event table
     Action("enter", "open", "Open event", "table"),
     Action("m", "mark", "Mark", "table"),

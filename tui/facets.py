@@ -1,27 +1,27 @@
 """Facet panes: frequency lists of one column for the current query.
 
 Counts come from `ddbtrail.views.facet_counts`; a pick becomes an `AddTerm` so the query
-line stays the whole truth of what is shown.
+line stays the whole truth of what is shown.  Panes are Line-API lists (like the event
+table) because they are recounted and repainted on every query change.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
-from rich.cells import cell_len
-from rich.text import Text
+from rich.segment import Segment
 from textual.containers import Vertical
-from textual.widgets import OptionList
+from textual.strip import Strip
 
 from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
-from tui.event_table import fit
 from tui.actions import bindings
+from tui.event_table import LineList, fit
 from tui.messages import AddTerm
 
 #: How many values a pane lists; the rest are one query away.
-TOP_VALUES = 50
+TOP_VALUES = 200
 
 
 @dataclass(frozen=True)
@@ -44,45 +44,49 @@ LOWER_FACETS = [
     Facet("user agent", "user_agent", "ua"),
     Facet("region", "region", "region"),
 ]
+NONE_LABEL = "(none)"
 
 
-class FacetPane(OptionList):
+class FacetPane(LineList):
     """One facet: "count value" lines, highest count first."""
 
     BINDINGS = bindings("facets")
+    COMPONENT_CLASSES = {"facet--count", "facet--none", "facet--cursor"}
+    DEFAULT_CSS = """
+    FacetPane > .facet--count { text-style: bold; }
+    FacetPane > .facet--none { text-style: italic; color: $text-muted; }
+    FacetPane > .facet--cursor { background: $accent 30%; }
+    FacetPane:focus > .facet--cursor { background: $accent; color: $text; }
+    """
 
     def __init__(self, facet: Facet, **kwargs):
-        super().__init__(markup=False, **kwargs)
+        super().__init__(**kwargs)
         self.facet = facet
-        self.values: list[str] = []
         self.counts: list[tuple[str, int]] = []
+        self.labels: list[str] = []
         self.border_title = facet.title
 
+    @property
+    def values(self) -> list[str]:
+        return [value for value, _ in self.counts]
+
     def show(self, table: EventTable, mask: np.ndarray) -> None:
-        """Recount for this query, keeping the highlighted value where it still appears."""
+        """Recount for this query, keeping the cursor on its value where it still appears."""
         keep = self.highlighted_value
         self.counts = views.facet_counts(table, mask, self.facet.column, limit=TOP_VALUES)
-        self.values = [value for value, _ in self.counts]
+        self.labels = [printable(value) for value, _ in self.counts]
         self.border_title = self.facet.title
         self.border_subtitle = (f"{len(self.counts)} values" if len(self.counts) < TOP_VALUES
                                 else f"top {TOP_VALUES}")
-        self._paint(self.values.index(keep) if keep in self.values else 0)
+        values = self.values
+        self.lines_changed(values.index(keep) if keep in values else 0)
 
-    def _paint(self, highlighted: int | None) -> None:
-        width = len(f"{self.counts[0][1]:,}") if self.counts else 1
-        room = self.scrollable_content_region.width - width - 1
-        self.set_options([_line(value, n, width, room if self.facet.keep_end else 0)
-                          for value, n in self.counts])
-        if self.values:
-            self.highlighted = highlighted
-
-    def on_resize(self) -> None:
-        self._paint(self.highlighted)
+    def line_count(self) -> int:
+        return len(self.counts)
 
     @property
     def highlighted_value(self) -> str | None:
-        h = self.highlighted
-        return self.values[h] if h is not None and h < len(self.values) else None
+        return self.counts[self.cursor][0] if 0 <= self.cursor < len(self.counts) else None
 
     def _pick(self, negate: bool) -> None:
         value = self.highlighted_value
@@ -95,15 +99,22 @@ class FacetPane(OptionList):
     def action_exclude(self) -> None:
         self._pick(True)
 
-
-def _line(value: str, count: int, width: int, tail_room: int) -> Text:
-    """A facet line as literal text: the count, then the value made printable (cut to its
-    last `tail_room` cells when that is set; otherwise the pane's ellipsis cuts the end)."""
-    text = printable(value)
-    if 0 < tail_room < cell_len(text):
-        text = fit(text, tail_room, keep_end=True)
-    label = Text(text) if value else Text("(none)", style="dim italic")
-    return Text.assemble((f"{count:>{width},} ", "bold"), label, no_wrap=True, overflow="ellipsis")
+    def render_line(self, y: int) -> Strip:
+        """The count, then the value made printable; ARNs are cut at the front, others at the end."""
+        width = self.scrollable_content_region.width
+        position = self.line_at(y)
+        base = self._styles["base"]
+        if position >= len(self.counts):
+            return Strip.blank(width, base)
+        if position == self.cursor:
+            base += self._styles["facet--cursor"]
+        count_width = len(f"{self.counts[0][1]:,}")
+        value, count = self.counts[position]
+        room = max(1, width - count_width - 2)
+        label = fit(self.labels[position], room, keep_end=self.facet.keep_end) if value else fit(NONE_LABEL, room)
+        return Strip([Segment(f" {count:>{count_width},} ", base + self._styles["facet--count"]),
+                      Segment(label, base + self._styles["facet--none"] if not value else base)],
+                     width).crop_extend(0, width, base)
 
 
 class FacetColumn(Vertical):
@@ -133,6 +144,5 @@ class FacetColumn(Vertical):
         self.lower_index = (self.lower_index + 1) % len(LOWER_FACETS)
         lower = self.query_one("#facet-lower", FacetPane)
         lower.facet = LOWER_FACETS[self.lower_index]
-        lower.border_title = lower.facet.title
         if self._last is not None:
             lower.show(*self._last)

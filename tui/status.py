@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
 from loaders import LoadReport
 
 
-class StatusLine(Static):
+class StatusLine(Widget):
+    """One line of fixed height: repainting it never needs a new layout (a Static would)."""
+
     DEFAULT_CSS = """
     StatusLine { height: 1; background: $panel; padding: 0 1; }
     """
 
     def __init__(self, sources: list[str], **kwargs):
-        super().__init__("", markup=False, **kwargs)
+        super().__init__(**kwargs)
         self.sources = sources
         self.counts = "no events yet"
         self.time_range = ""
@@ -28,7 +30,7 @@ class StatusLine(Static):
         times = table.df["time"]
         self.time_range = (f"{times.iat[0]:%Y-%m-%d %H:%M} → {times.iat[-1]:%Y-%m-%d %H:%M} UTC"
                            if len(table) and not times.isna().all() else "")
-        self._paint()
+        self.refresh()
 
     def loading(self, info: dict) -> None:
         """Progress dict from the loaders: files, events, ETA."""
@@ -40,7 +42,7 @@ class StatusLine(Static):
             parts.append(f"ETA {info['eta_s']:.0f}s")
         parts.append("Esc cancels")
         self.progress = " · ".join(parts)
-        self._paint()
+        self.refresh()
 
     def finished(self, report: LoadReport) -> None:
         notes = []
@@ -51,9 +53,9 @@ class StatusLine(Static):
         if report.errors:
             notes.append(f"{len(report.errors)} source errors")
         self.progress = " · ".join(notes)
-        self._paint()
+        self.refresh()
 
-    def _paint(self) -> None:
+    def render(self) -> Text:
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(self.counts, style="bold")
         for part, style in ((self.time_range, ""), (self.progress, "italic"),
@@ -61,4 +63,4 @@ class StatusLine(Static):
             if part:
                 line.append("  │  ", style="dim")
                 line.append(part, style=style)
-        self.update(line)
+        return line

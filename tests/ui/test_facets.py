@@ -1,7 +1,7 @@
 """Facet panes: counts for the current query, Enter/! add terms, lower facet cycles."""
 from __future__ import annotations
 
-from conftest import ROLE
+from conftest import ROLE, shown
 from tui.app import DdbTrailApp
 from tui.event_table import EventTableView
 from tui.facets import FacetPane
@@ -9,7 +9,8 @@ from tui.query_line import QueryLine
 
 
 def _lines(pane: FacetPane) -> list[str]:
-    return [pane.get_option_at_index(i).prompt.plain for i in range(pane.option_count)]
+    """The pane's visible lines as "count value"."""
+    return [line[1:].rstrip() for line in shown(pane) if line.strip()]
 
 
 def _pane(app, column: str) -> FacetPane:
