@@ -139,23 +139,28 @@ _BETWEEN = re.compile(rb"[ \t\r\n]*,?[ \t\r\n]*")
 def _record_spans(data: bytes, raws: list[Raw]) -> list[tuple[int, int, int]] | None:
     """(position, offset, length) of each Raw inside `data`.
 
-    The first record's offset comes from its address; the rest follow by skipping the
-    whitespace and comma JSON allows between array items.  The last record's address
-    confirms the walk (None if the Raws do not point into `data`).
+    Trail files are compact (`},{` between records): then every offset follows from the
+    lengths, which the addresses of the first and last record confirm.  Otherwise the
+    whitespace JSON allows between items is skipped record by record.  None if the Raws
+    do not point into `data`.
     """
     if not raws:
         return []
     base = _address(data)
-    offset = _address(raws[0]) - base
-    spans = []
-    for position, raw in enumerate(raws):
-        length = len(raw)
-        spans.append((position, offset, length))
-        offset = _BETWEEN.match(data, offset + length).end()
-    last = spans[-1]
-    if not 0 <= last[1] <= len(data) - last[2] or _address(raws[-1]) - base != last[1]:
+    first, last = _address(raws[0]) - base, _address(raws[-1]) - base
+    lengths = np.fromiter(map(len, raws), dtype=np.int64, count=len(raws))
+    if not 0 <= first <= last <= len(data) - lengths[-1]:
         return None
-    return spans
+    offsets = first + np.concatenate(([0], np.cumsum(lengths[:-1] + 1)))
+    if offsets[-1] != last:
+        offset, walked = first, []
+        for length in lengths.tolist():
+            walked.append(offset)
+            offset = _BETWEEN.match(data, offset + length).end()
+        if walked[-1] != last:
+            return None
+        offsets = walked
+    return list(zip(range(len(raws)), np.asarray(offsets).tolist(), lengths.tolist()))
 
 
 def _joined(texts: list[bytes], bad: list[tuple[int, str]]):

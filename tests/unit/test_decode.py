@@ -127,3 +127,11 @@ def test_old_records_without_event_id_get_a_digest_key(tmp_path):
     chunk, _ = parse_file(write(tmp_path, "old.json", records_json(old_record(), record())))
     first, second = chunk.dedup_key
     assert len(first) == 32 and second == ""
+
+
+@pytest.mark.parametrize("separators", [(",", ":"), (", ", ": ")])
+def test_spans_of_compact_and_spaced_trail_files(tmp_path, separators):
+    recs = [record(eventID=str(i), userAgent="x" * i) for i in range(5)]
+    text = json.dumps({"Records": recs}, separators=separators).encode()
+    chunk, _ = parse_file(write(tmp_path, "t.json.gz", gzip.compress(text)))
+    assert raw_texts(chunk) == [json.dumps(r, separators=separators).encode() for r in recs]
