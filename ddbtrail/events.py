@@ -57,6 +57,15 @@ def encode_strings(values) -> Codes:
     return Codes(codes.astype(np.int32, copy=False), uniques.tolist())
 
 
+def key_hashes(event_ids: list[str], digests: list[str]) -> np.ndarray:
+    """CRC-32 of each row's de-duplication key (event_id, else the raw digest).
+
+    Only a pre-filter: rows whose hashes collide are then compared in full.
+    """
+    return np.fromiter((zlib.crc32((event_id or digest).encode()) for event_id, digest in zip(event_ids, digests)),
+                       dtype=np.uint32, count=len(event_ids))
+
+
 class RawReader(Protocol):
     """Reads back the exact bytes of records of one source."""
 
@@ -85,7 +94,8 @@ class Chunk:
     `tables` is a list of tuples of table names per row (or `Codes` of such tuples);
     `origin` an int array of
     indexes into `sources`; `position`, `offset`, `length` int arrays.
-    `dedup_key` holds, for rows without event_id, a digest of the raw bytes.
+    `dedup_key` holds, for rows without event_id, a digest of the raw bytes;
+    `key_hash` (optional, see `key_hashes`) lets decoders do that hashing in parallel.
     `rejected` lists (position, reason) of records of these sources that were left out.
     """
 
@@ -97,6 +107,7 @@ class Chunk:
     length: np.ndarray
     sources: list[SourceInfo]
     dedup_key: list[str] | None = None
+    key_hash: np.ndarray | None = None
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -122,6 +133,7 @@ class Chunk:
                      position=self.position[rows], offset=self.offset[rows],
                      length=self.length[rows], sources=self.sources,
                      dedup_key=None if self.dedup_key is None else pick(self.dedup_key),
+                     key_hash=None if self.key_hash is None else self.key_hash[rows],
                      rejected=self.rejected)
 
 
@@ -227,9 +239,8 @@ class TableBuilder:
             self._strings[name].append(_arrow([chunk.columns[name]]))
         digests = chunk.dedup_key or [""] * len(chunk)
         self._strings["dedup"].append(_arrow([digests]))
-        keys = (event_id or digest for event_id, digest in zip(chunk.values("event_id"), digests))
-        self._numbers["key_hash"].append(np.fromiter((zlib.crc32(k.encode()) for k in keys),
-                                                     dtype=np.uint32, count=len(chunk)))
+        self._numbers["key_hash"].append(chunk.key_hash if chunk.key_hash is not None
+                                         else key_hashes(chunk.values("event_id"), digests))
 
     def _global(self, name: str, column: Codes) -> np.ndarray:
         seen = self._seen[name]

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 from msgspec import Raw, Struct
 
-from ddbtrail.events import CATEGORICAL, Chunk, SourceInfo, encode_strings, encode_tables
+from ddbtrail.events import CATEGORICAL, Chunk, SourceInfo, encode_strings, encode_tables, key_hashes
 from loaders.normalise import Record, coerce, is_insight, normalise, parse_times, record_decoder
 
 try:
@@ -217,9 +217,11 @@ def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
     for name, values in strings.items():
         columns[name] = encode_strings(values) if name in CATEGORICAL else pa.array(values, pa.string())
     dedup_key = [digests[i] for i in kept] if any(digests) else None
+    hashes = key_hashes(strings["event_id"], dedup_key or [""] * len(kept))
     chunk = Chunk(columns=columns, tables=encode_tables(tables), origin=np.zeros(len(kept), dtype=np.int64),
                   position=spans_kept[:, 0].copy(), offset=spans_kept[:, 1].copy(),
-                  length=spans_kept[:, 2].copy(), sources=[source], dedup_key=dedup_key)
+                  length=spans_kept[:, 2].copy(), sources=[source], dedup_key=dedup_key,
+                  key_hash=hashes)
     return chunk, bad
 
 

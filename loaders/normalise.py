@@ -50,8 +50,7 @@ class UserIdentity(Struct, gc=False):
 
 
 class Resource(Struct, gc=False):
-    ARN: str | None = None
-    type: str | None = None
+    ARN: str | None = None  # the table is read from the ARN, whatever the resource type says
 
 
 class RequestParameters(Struct, gc=False):
