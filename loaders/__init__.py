@@ -140,7 +140,8 @@ def _source_chunks(spec: str, opts: LoadOptions, report: LoadReport, progress, c
     if not os.path.exists(spec):
         report.errors.append(f"{spec}: no such file or folder")
         return
-    paths = local_files(spec)
+    paths, unreadable = local_files(spec)
+    report.skipped.extend(unreadable)
     sizes = [_size(p) for p in paths]
     total, started, done, nbytes = sum(sizes), time.monotonic(), 0, 0
     results = parse_files(zip(paths, paths), opts.all_sources, opts.workers, cancel)

@@ -57,7 +57,10 @@ def parse_file(path: str, name: str | None = None,
         return None, f"unreadable ({exc.strerror or exc})"
     source = SourceInfo(name=name, kind="s3" if name.startswith("s3://") else "file",
                         size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    chunk, reason, rejected = decode_file(data, source, all_sources, FileReader(os.path.abspath(path)))
+    try:
+        chunk, reason, rejected = decode_file(data, source, all_sources, FileReader(os.path.abspath(path)))
+    except Exception as exc:  # one file that trips the decoder must not stop the load
+        return None, f"could not be decoded ({type(exc).__name__}: {exc})"
     if chunk is not None:
         chunk.rejected = rejected
     return chunk, reason
@@ -68,15 +71,18 @@ def parse_file(path: str, name: str | None = None,
 INLINE_FILES = 16
 
 
-def local_files(path: str) -> list[str]:
-    """The file itself, or every file under a folder (recursively, in name order)."""
+def local_files(path: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """The file itself, or every file under a folder (recursively, in name order),
+    and the (folder, reason) of sub-folders that could not be listed."""
     if not os.path.isdir(path):
-        return [path]
-    found = []
-    for folder, dirs, files in os.walk(path):
+        return [path], []
+    found, unreadable = [], []
+    walk = os.walk(path, onerror=lambda exc: unreadable.append(
+        (exc.filename, f"unreadable folder ({exc.strerror or exc})")))
+    for folder, dirs, files in walk:
         dirs.sort()
         found.extend(os.path.join(folder, name) for name in sorted(files))
-    return found
+    return found, unreadable
 
 
 def parse_files(items: Iterable[tuple[str, str]], all_sources: bool, workers: int | None,

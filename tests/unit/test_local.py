@@ -105,3 +105,4 @@ def test_cancel_stops_between_files(tmp_path):
         chunks.append(chunk)
         cancel.set()
     assert len(chunks) == 1 and report.cancelled and report.files_read == 1
+
