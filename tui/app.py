@@ -6,6 +6,7 @@ State is one table, one query text and the mask it selects; every pane is a func
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 from textual.app import App
@@ -14,6 +15,7 @@ from textual.widgets import Footer
 
 from ddbtrail.events import EventTable
 from ddbtrail.query import QueryError, add_term, parse
+from ddbtrail.text import printable
 from loaders import LoadOptions, LoadReport
 from tui.actions import ActionCommands, bindings
 from tui.banner import LookupBanner, wants_banner
@@ -154,9 +156,12 @@ class DdbTrailApp(App):
         self.query_one(StatusLine).finished(message.report)
         if wants_banner(self.sources, message.report.notes) and not self.query(LookupBanner):
             self.query_one("#centre").mount(LookupBanner(), before=0)
-        problems = [f"skipped {path}: {reason}" for path, reason in message.report.skipped]
-        for problem in (message.report.errors + problems)[:5]:
-            self.notify(problem, severity="warning", markup=False)
+        for error in message.report.errors[:5]:
+            self.notify(printable(error), severity="error", markup=False)
+        if message.report.skipped:   # digest files are routinely skipped: one toast, not one each
+            path, reason = message.report.skipped[0]
+            self.notify(printable(f"{len(message.report.skipped)} files skipped, e.g. "
+                                  f"{Path(path).name}: {reason}"), severity="warning", markup=False)
 
     # -- actions ------------------------------------------------------------------
     def action_focus_query(self) -> None:

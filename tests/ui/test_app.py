@@ -75,6 +75,7 @@ def _write_records(path, count: int) -> None:
 
 async def test_loading_worker_fills_panes_and_reports(tmp_path):
     _write_records(tmp_path / "events.jsonl", 300)
+    (tmp_path / "bad\x1b]0;x\x07.json").write_text("{not json")
     app = DdbTrailApp([str(tmp_path)], LoadOptions())
     async with app.run_test(size=(140, 40)) as pilot:
         for _ in range(100):
@@ -83,7 +84,10 @@ async def test_loading_worker_fills_panes_and_reports(tmp_path):
             await pilot.pause(0.05)
         assert app.report.events == 300 and not app.report.cancelled
         assert len(app.table) == 300 and len(app.order) == 300
-        assert str(app.query_one(StatusLine).render()).startswith("300 of 300 events")
+        status = str(app.query_one(StatusLine).render())
+        assert status.startswith("300 of 300 events") and "1 files skipped" in status
+        toasts = [n.message for n in app._notifications]
+        assert any("1 files skipped, e.g. bad␛]0;x␇.json" in t for t in toasts), toasts
 
 
 def test_cancelled_load_keeps_what_was_read_and_says_so(tmp_path):
