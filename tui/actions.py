@@ -52,6 +52,8 @@ ACTIONS: list[Action] = [
     Action("r", "reverse_sort", "Reverse sort", "table"),
     Action("n", "next_error", "Next error", "table"),
     Action("N", "previous_error", "Previous error", "table"),
+    Action("left_square_bracket", "first_error", "First error", "table", show=False),
+    Action("right_square_bracket", "last_error", "Last error", "table", show=False),
     Action("up", "move(-1)", "Previous event", "table", show=False),
     Action("down", "move(1)", "Next event", "table", show=False),
     Action("pageup", "page(-1)", "Page up", "table", show=False),

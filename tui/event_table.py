@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
+from textual import events
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -101,6 +102,12 @@ class LineList(ScrollView, can_focus=True):
     def action_last(self) -> None:
         self._move_to(self.line_count() - 1)
 
+    def on_click(self, event: events.Click) -> None:
+        """Mouse is optional: a click puts the cursor on the clicked line."""
+        offset = event.get_content_offset(self)
+        if offset is not None and offset.y >= self.HEADER:
+            self._move_to(self.line_at(offset.y))
+
     def render_lines(self, crop):
         """Resolve the component styles once per paint, not once per line (~0.7 ms each)."""
         self._styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
@@ -168,18 +175,24 @@ class EventTableView(LineList):
     def cursor_moved(self) -> None:
         self.post_message(EventHighlighted(self.current_row))
 
-    def _jump_error(self, forward: bool) -> None:
-        position = views.next_error_row(self.table, self.order, self.cursor, 1 if forward else -1)
+    def _jump_error(self, start: int, direction: int) -> None:
+        position = views.next_error_row(self.table, self.order, start, direction)
         if position is None:
             self.notify("No more errors in this direction", timeout=2)
         else:
             self._move_to(position)
 
     def action_next_error(self) -> None:
-        self._jump_error(True)
+        self._jump_error(self.cursor, 1)
 
     def action_previous_error(self) -> None:
-        self._jump_error(False)
+        self._jump_error(self.cursor, -1)
+
+    def action_first_error(self) -> None:
+        self._jump_error(-1, 1)
+
+    def action_last_error(self) -> None:
+        self._jump_error(len(self.order), -1)
 
     def action_cycle_sort(self) -> None:
         self.sort_column = SORT_COLUMNS[(SORT_COLUMNS.index(self.sort_column) + 1) % len(SORT_COLUMNS)]

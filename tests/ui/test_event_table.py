@@ -54,6 +54,19 @@ async def test_next_and_previous_error(incident_table):
         assert view.current_row == first_error + 1
         await pilot.press("N")
         assert view.current_row == first_error
+        await pilot.press("right_square_bracket")
+        assert view.cursor == 56                     # the last event is the last denial
+        await pilot.press("home", "left_square_bracket")
+        assert view.current_row == first_error
+
+
+async def test_click_moves_the_cursor(incident_table):
+    app = DdbTrailApp(["test"], table=incident_table)
+    async with app.run_test(size=(140, 40)) as pilot:
+        view = app.query_one(EventTableView)
+        border = view.content_region.y - view.region.y
+        await pilot.click(EventTableView, offset=(5, border + view.HEADER + 3))
+        assert view.cursor == 3
 
 
 async def test_cursor_moves_by_line_and_page(incident_table):
