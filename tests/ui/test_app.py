@@ -60,9 +60,9 @@ async def test_timeline_brush_becomes_after_and_before_terms(incident_table):
         assert int(app.mask.sum()) == 12           # the scan, not the later denials
 
 
-def _write_records(path, count: int) -> None:
+def _write_records(path, count: int, first_id: int = 0) -> None:
     with open(path, "w") as out:
-        for i in range(count):
+        for i in range(first_id, first_id + count):
             out.write(json.dumps({
                 "eventVersion": "1.09", "eventTime": f"2026-11-20T10:{i // 60 % 60:02d}:{i % 60:02d}Z",
                 "eventSource": "dynamodb.amazonaws.com", "eventName": "GetItem",
@@ -88,6 +88,18 @@ async def test_loading_worker_fills_panes_and_reports(tmp_path):
         assert status.startswith("300 of 300 events") and "1 files skipped" in status
         toasts = [n.message for n in app._notifications]
         assert any("1 files skipped, e.g. bad␛]0;x␇.json" in t for t in toasts), toasts
+
+
+def test_growing_tables_are_published_as_the_count_doubles(tmp_path):
+    for i in range(8):
+        _write_records(tmp_path / f"events-{i}.jsonl", 2_000, first_id=i * 2_000)
+    posted, published = [], []
+    load_chunks([str(tmp_path)], LoadOptions(workers=1), threading.Event(), posted.append,
+                published.append)
+    sizes = [len(t) for t in published]
+    assert sizes[-1] == 16_000 and sizes[0] >= 5_000
+    assert all(later >= 2 * earlier for earlier, later in zip(sizes[:-2], sizes[1:-1]))
+    assert len(sizes) <= 4                       # not one rebuild per file
 
 
 def test_cancelled_load_keeps_what_was_read_and_says_so(tmp_path):
