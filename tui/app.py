@@ -111,9 +111,8 @@ class DdbTrailApp(App):
         return True
 
     def set_table(self, table: EventTable) -> None:
-        """A new (growing) table from the loader: marks refer to old rows, so drop them."""
-        if len(table) != len(self.table):
-            self.marks.clear()
+        """A new (growing) table from the loader: marks are row numbers of the old one."""
+        self.marks.clear()
         self.table = table
         self.refresh_views()
 

@@ -46,18 +46,21 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
             last_progress = time.monotonic()
             post(LoadProgress(info))
 
+    table: EventTable | None = None
     try:
         for chunk in iter_chunks(specs, opts, progress=progress, cancel=cancel, report=report):
             chunks.append(chunk)
             events += len(chunk)
             if events >= next_rebuild:
-                publish(EventTable.from_chunks(chunks))
+                table = EventTable.from_chunks(chunks)
+                publish(table)
                 next_rebuild = 2 * events
     except Exception as error:  # a broken source must not take down the console
         report.errors.append(f"{type(error).__name__}: {error}")
     report.cancelled = report.cancelled or cancel.is_set()
-    table = EventTable.from_chunks(chunks)
+    if table is None or events > next_rebuild // 2:   # chunks arrived since the last rebuild
+        table = EventTable.from_chunks(chunks)
+        publish(table)
     report.events, report.duplicates = len(table), table.duplicates
-    publish(table)
     post(LoadFinished(report))
     return table
