@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 
 def tmux_binary() -> str:
@@ -28,11 +29,17 @@ class TmuxSession:
                  env: dict[str, str] | None = None) -> None:
         self.socket = f"ddbtrail-test-{uuid.uuid4().hex[:8]}"
         self.name = "console"
-        # Keep the pane after the program exits, so a crash leaves its traceback to read.
-        shell = f"{command}; echo; echo \"[exited with status $?]\"; sleep 3600"
+        # The program waits for a first Enter, sent once tmux reports the final size: a
+        # program that starts before the window is resized can miss the resize.  The pane
+        # stays after the program exits, so a crash leaves its traceback to read.
+        shell = f"read _; {command}; echo; echo \"[exited with status $?]\"; sleep 3600"
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         self._tmux("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
                    "-c", cwd, f"{'env ' + exports + ' ' if exports else ''}sh -c {shlex.quote(shell)}")
+        self._tmux("resize-window", "-t", self.name, "-x", str(width), "-y", str(height))
+        size = self._tmux("display-message", "-p", "-t", self.name, "#{pane_width}x#{pane_height}")
+        assert size.strip() == f"{width}x{height}", f"tmux made a {size.strip()} pane"
+        self.send("Enter")
 
     def _tmux(self, *args: str) -> str:
         return subprocess.run([tmux_binary(), "-L", self.socket, "-f", "/dev/null", *args],
@@ -63,8 +70,12 @@ class TmuxSession:
                              f"the screen shows:\n{screen}")
 
     def close(self) -> None:
+        """End this session's tmux server and remove its socket file."""
+        socket_path = self._tmux("display-message", "-p", "#{socket_path}").strip()
         subprocess.run([tmux_binary(), "-L", self.socket, "kill-server"],
                        capture_output=True, timeout=30)
+        if socket_path:
+            Path(socket_path).unlink(missing_ok=True)
 
     def __enter__(self) -> "TmuxSession":
         return self
@@ -75,3 +86,27 @@ class TmuxSession:
 
 def repo_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def private_demo(cache_home) -> tuple[dict[str, str], "EventTable"]:
+    """The demo incident written under `cache_home` (as `XDG_CACHE_HOME`) and loaded by the core.
+
+    Returns the environment that makes `ddbtrail demo` use exactly that tree, and the table
+    the expected counts are computed from, so a console run never races another process
+    regenerating the shared cache.
+    """
+    from loaders import LoadOptions, load
+    from loaders.demo import demo_dir, write_demo
+
+    env = {"XDG_CACHE_HOME": str(cache_home)}
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(cache_home)
+    try:
+        root = write_demo(demo_dir())
+    finally:
+        if saved is None:
+            del os.environ["XDG_CACHE_HOME"]
+        else:
+            os.environ["XDG_CACHE_HOME"] = saved
+    table, _ = load([str(root)], LoadOptions())
+    return env, table
