@@ -9,6 +9,7 @@ come from `ddbtrail.views`; nothing here interprets CloudTrail.
 from __future__ import annotations
 
 from rich.syntax import Syntax
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -90,11 +91,18 @@ class DrilldownScreen(Screen):
                     f"{printable(str(df['operation'].iat[self.row]), 60)}{mark}")
 
     def _value_options(self) -> list[Option]:
+        """One line per value: label column, then the value wrapping in its own column."""
         width = max(len(label) for label, _, _ in self.values)
-        return [Option(Text.assemble((label.ljust(width + 1), "bold"),
-                                     (printable(value, VALUE_CHARS), "" if field else "dim")),
-                       id=f"value-{i}")
-                for i, (label, field, value) in enumerate(self.values) if value]
+        options = []
+        for i, (label, field, value) in enumerate(self.values):
+            if value:
+                row = Table.grid(padding=(0, 1), expand=True)
+                row.add_column(width=width, style="bold")
+                row.add_column(ratio=1)
+                row.add_row(Text(label), Text(printable(value, VALUE_CHARS), style="" if field else "dim",
+                                              overflow="fold"))
+                options.append(Option(row, id=f"value-{i}"))
+        return options
 
     def _source_text(self) -> Text:
         df = self.table.df

@@ -2,7 +2,10 @@
 copies go through OSC 52, hostile strings stay inert text."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
+from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from ddbtrail import views
@@ -41,9 +44,17 @@ async def open_drilldown(pilot, row: int) -> DrilldownScreen:
     return screen
 
 
+def plain(renderable) -> str:
+    """What a renderable shows, as text, on a line wide enough not to wrap."""
+    console = Console(width=400, color_system=None, file=io.StringIO())
+    with console.capture() as captured:
+        console.print(renderable)
+    return "\n".join(line.rstrip() for line in captured.get().splitlines())
+
+
 def listed(screen: DrilldownScreen, selector: str) -> list[str]:
     options = screen.query_one(selector, OptionList)
-    return [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+    return [plain(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
 
 
 async def highlight(screen: DrilldownScreen, selector: str, text: str) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import os
 import re
 import subprocess
 import sys
@@ -11,8 +12,10 @@ from tests.ui.tmux import repo_root
 
 
 def test_command_writes_the_main_states_as_svg(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "tui.screenshots", "--out", str(tmp_path)],
-                         cwd=repo_root(), capture_output=True, text=True, timeout=600)
+    out = tmp_path / "shots"
+    run = subprocess.run([sys.executable, "-m", "tui.screenshots", "--out", str(out)],
+                         cwd=repo_root(), capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
     assert run.returncode == 0, run.stderr
     expected = {
         "overview": r"([\d,]+) of \1 events",                       # everything loaded, unfiltered
@@ -21,10 +24,10 @@ def test_command_writes_the_main_states_as_svg(tmp_path):
         "export-dialog": r"Export [\d,]+ events",
         "timeline-lanes": r"svc-analytics-etl(.|\n)*buckets(.|\n)*lanes",
     }
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{n}.svg" for n in expected)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.svg" for n in expected)
     for name, pattern in expected.items():
-        svg = (tmp_path / f"{name}.svg").read_text()
+        svg = (out / f"{name}.svg").read_text()
         assert svg.lstrip().startswith("<svg"), name
         shown = "\n".join(html.unescape(t).replace("\xa0", " ") for t in re.findall(r">([^<>]+)</text>", svg))
         assert re.search(pattern, shown), f"{name}.svg does not show {pattern!r}"
-        assert str(tmp_path / f"{name}.svg") in run.stdout
+        assert str(out / f"{name}.svg") in run.stdout
