@@ -31,6 +31,7 @@ ACTIONS: list[Action] = [
     Action("ctrl+p", "command_palette", "Palette", "app", show=False),
     Action("f", "cycle_facet", "Next facet", "app"),
     Action("t", "focus_table", "Table", "app", show=False),
+    Action("T", "focus_timeline", "Timeline (brush, zoom, lanes)", "app", show=False),
     Action("M", "toggle_marked_only", "Marked only", "app"),
     Action("e", "export", "Export", "app"),
     Action("L", "coverage", "Logging coverage of the loaded tables", "app", show=False),

@@ -169,6 +169,9 @@ class DdbTrailApp(App):
     def action_focus_table(self) -> None:
         self.query_one(EventTableView).focus()
 
+    def action_focus_timeline(self) -> None:
+        self.query_one(TimelinePane).focus()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 

@@ -9,6 +9,7 @@ from textual.app import App
 
 from ddbtrail import views
 from tests.ui.conftest import ROLE, incident_rows, make_table
+from tui.actions import help_rows
 from tui.app import DdbTrailApp
 from tui.messages import TimeRangePicked
 from tui.query_line import QueryLine
@@ -131,3 +132,15 @@ async def test_fits_a_narrow_pane_and_says_when_nothing_matches(incident_table):
         assert all(line.cell_len <= 50 for line in lines(pane))
         pane.show(incident_table, np.zeros(len(incident_table), dtype=bool))
         assert "no events" in pane.render().plain
+
+
+async def test_keyboard_reaches_the_timeline_and_help_lists_its_keys(incident_table):
+    app = DdbTrailApp([], table=incident_table)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("T")
+        assert isinstance(app.focused, TimelinePane)
+        await pilot.press("l")
+        assert app.focused.lanes
+        keys = {(scope, key) for scope, key, _ in help_rows()}
+        assert {("timeline", "+, ="), ("timeline", "-"), ("timeline", "[, left"),
+                ("timeline", "space, b"), ("timeline", "l"), ("app", "T")} <= keys
