@@ -61,7 +61,11 @@ class DrilldownScreen(Screen):
         #: (label, query field or None, value) in display order, one per summary line.
         self.values = [entry for entries in views.event_summary(table, row).values() for entry in entries]
         self.related = views.related_rows(table, row)
-        self.raw = table.raw([row])[0]
+        try:
+            self.raw: bytes | None = table.raw([row])[0]
+            self.unreadable = ""
+        except (OSError, LookupError) as error:   # source moved or deleted since loading
+            self.raw, self.unreadable = None, f"record text unavailable: {error}"
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -73,7 +77,8 @@ class DrilldownScreen(Screen):
             yield Label("Related calls", classes="heading")
             yield OptionList(*self._related_options(), id="related")
         with VerticalScroll(id="record"):
-            yield Static(Syntax(record_text(self.raw), "json", word_wrap=True,
+            yield Static(Text(printable(self.unreadable), style="red") if self.raw is None else
+                         Syntax(record_text(self.raw), "json", word_wrap=True,
                                 theme="ansi_dark"), id="json", markup=False)
         yield Footer()
 
@@ -167,6 +172,9 @@ class DrilldownScreen(Screen):
             self.notify(f"copied {len(value):,} characters", timeout=2)
 
     def action_copy_record(self) -> None:
+        if self.raw is None:
+            self.notify(self.unreadable, severity="error", markup=False)
+            return
         self.app.copy_to_clipboard(self.raw.decode("utf-8", errors="replace"))
         self.notify(f"copied the record ({len(self.raw):,} bytes)", timeout=2)
 

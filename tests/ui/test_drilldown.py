@@ -3,12 +3,14 @@ copies go through OSC 52, hostile strings stay inert text."""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 from rich.console import Console
 from textual.widgets import OptionList, Static
 
 from ddbtrail import views
+from loaders import LoadOptions, load
 from tests.ui.conftest import ROLE, incident_rows, make_table
 from tui.app import DdbTrailApp
 from tui.drilldown import VALUE_CHARS, DrilldownScreen, record_text
@@ -146,3 +148,20 @@ async def test_hostile_strings_stay_literal_and_the_layout_holds():
 def test_record_text_keeps_json_and_line_breaks_but_shows_control_characters():
     raw = b'{"eventName": "Scan",\n "userAgent": "x\x1b[31mred\x07\xe2\x80\xae"}'
     assert record_text(raw) == '{"eventName": "Scan",\n "userAgent": "x␛[31mred␇<U+202E>"}'
+
+
+async def test_a_source_gone_since_loading_is_reported_not_a_crash(tmp_path):
+    record = {"eventVersion": "1.09", "eventTime": "2026-11-21T03:00:00Z", "eventName": "GetItem",
+              "eventSource": "dynamodb.amazonaws.com", "awsRegion": "us-gov-west-1",
+              "eventID": "gone-1", "userIdentity": {"type": "IAMUser", "arn": ROLE + "x"}}
+    source = tmp_path / "trail.json"
+    source.write_text(json.dumps({"Records": [record]}))
+    table, _ = load([str(source)], LoadOptions())
+    source.unlink()
+    app = DdbTrailApp([], table=table)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_drilldown(pilot, 0)
+        assert "record text unavailable" in str(screen.query_one("#json", Static).render())
+        assert any(line.startswith("operation") and "GetItem" in line for line in listed(screen, "#values"))
+        await pilot.press("C")
+        assert app.clipboard == ""
