@@ -15,7 +15,6 @@ from typing import Callable, NamedTuple, Protocol
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 #: Columns of the event table, in display order (DESIGN §2 — a contract).
 COLUMNS = (
@@ -236,9 +235,9 @@ class TableBuilder:
             values = getattr(chunk, name) if name not in chunk.columns else chunk.columns[name]
             self._numbers[name].append(np.asarray(values, dtype=dtype) + (base if name == "origin" else 0))
         for name in UNIQUE_STRINGS:
-            self._strings[name].append(_arrow([chunk.columns[name]]))
+            self._strings[name].append(_arrow(chunk.columns[name]))
         digests = chunk.dedup_key or [""] * len(chunk)
-        self._strings["dedup"].append(_arrow([digests]))
+        self._strings["dedup"].append(_arrow(digests))
         self._numbers["key_hash"].append(chunk.key_hash if chunk.key_hash is not None
                                          else key_hashes(chunk.values("event_id"), digests))
 
@@ -335,13 +334,9 @@ def _categorical(column: Codes) -> pd.Categorical:
                                      validate=False)
 
 
-def _arrow(parts) -> pa.Array:
-    """One pyarrow string array from lists of str or pyarrow arrays."""
-    arrays = [p if isinstance(p, (pa.Array, pa.ChunkedArray)) else pa.array(list(p), pa.string())
-              for p in parts]
-    if not arrays:
-        return pa.array([], pa.string())
-    return pa.chunked_array(arrays, pa.string()).combine_chunks()
+def _arrow(values) -> pa.Array:
+    """A pyarrow string array (compact, cheap to pickle) from a list of str."""
+    return values if isinstance(values, pa.Array) else pa.array(list(values), pa.string())
 
 
 def _factorize(values: list[str]) -> tuple[list[str], np.ndarray]:

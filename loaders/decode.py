@@ -13,7 +13,6 @@ import hashlib
 import json
 import re
 import zlib
-from collections import OrderedDict
 
 import msgspec
 import numpy as np
