@@ -24,12 +24,15 @@ class StatusLine(Widget):
         self.counts = "no events yet"
         self.time_range = ""
         self.progress = ""
+        self._table: EventTable | None = None
 
     def show(self, table: EventTable, mask: np.ndarray) -> None:
         self.counts = f"{int(mask.sum()):,} of {len(table):,} events"
-        times = table.df["time"]
-        self.time_range = (f"{times.iat[0]:%Y-%m-%d %H:%M} → {times.iat[-1]:%Y-%m-%d %H:%M} UTC"
-                           if len(table) and not times.isna().all() else "")
+        if table is not self._table:    # the loaded range only changes with the table
+            self._table = table
+            times = table.df["time"].dropna()   # sorted by time, missing times last
+            self.time_range = (f"{times.iat[0]:%Y-%m-%d %H:%M} → {times.iat[-1]:%Y-%m-%d %H:%M} UTC"
+                               if len(times) else "")
         self.refresh()
 
     def loading(self, info: dict) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 from rich.console import Console
 from textual.widgets import Static
 
+from conftest import make_table
 from tui.actions import ACTIONS, help_rows
 from tui.app import DdbTrailApp
 from tui.banner import LookupBanner
@@ -144,3 +145,13 @@ async def test_escape_cancels_a_running_load(tmp_path):
         assert app.report.cancelled and app.report.files_read < 200
         assert app.report.errors == []               # the decode pool started inside the console
         assert "loading cancelled" in str(app.query_one(StatusLine).render())
+
+
+async def test_events_without_a_time_do_not_break_the_header():
+    table = make_table([{"time": "2026-11-20T10:00:00Z", "operation": "GetItem", "event_id": "a"},
+                        {"time": None, "operation": "Scan", "event_id": "b"}])
+    app = DdbTrailApp(["test"], table=table)
+    async with app.run_test(size=(140, 40)):
+        status = str(app.query_one(StatusLine).render())
+        assert status.startswith("2 of 2 events")
+        assert "2026-11-20 10:00 → 2026-11-20 10:00 UTC" in status
