@@ -144,7 +144,12 @@ class DdbTrailApp(App):
             self.query_one(EventTableView).refresh()
 
     def on_open_event(self, message: OpenEvent) -> None:
-        self.push_screen(DrilldownScreen(self.table, message.row, self.marks))
+        """One drill-down screen, built once and re-used: opening an event stays fast."""
+        if self.is_screen_installed("drilldown"):
+            self.get_screen("drilldown").show_event(self.table, message.row)
+        else:
+            self.install_screen(DrilldownScreen(self.table, message.row, self.marks), "drilldown")
+        self.push_screen("drilldown")
 
     def on_load_progress(self, message: LoadProgress) -> None:
         self.query_one(StatusLine).loading(message.info)

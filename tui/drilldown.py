@@ -8,23 +8,26 @@ come from `ddbtrail.views`; nothing here interprets CloudTrail.
 """
 from __future__ import annotations
 
+import numpy as np
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label, OptionList, Static
+from textual.widgets import Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
-from tui.actions import bindings
+from tui.actions import bindings, help_rows
 from tui.messages import AddTerm, ToggleMark
 
 #: Longest value shown in a list line; the full value is still what Enter and `c` use.
 VALUE_CHARS = 200
+#: Related calls listed per group, nearest in time first: a busy key can have thousands.
+RELATED_LIMIT = 50
 
 
 def record_text(raw: bytes) -> str:
@@ -51,13 +54,17 @@ class DrilldownScreen(Screen):
     DrilldownScreen .heading { text-style: bold; color: $accent; padding: 0 1; }
     DrilldownScreen #source { padding: 0 1; height: auto; }
     DrilldownScreen #record { width: 1fr; }
+    DrilldownScreen #keys { dock: bottom; height: 1; background: $panel; }
     """
 
     def __init__(self, table: EventTable, row: int, app_marks: set[int]) -> None:
         super().__init__()
-        self.table = table
-        self.row = row
         self.marks = app_marks
+        self._read(table, row)
+
+    def _read(self, table: EventTable, row: int) -> None:
+        """What the screen shows for `row`: the core's summary and related calls, the raw text."""
+        self.table, self.row = table, row
         #: (label, query field or None, value) in display order, one per summary line.
         self.values = [entry for entries in views.event_summary(table, row).values() for entry in entries]
         self.related = views.related_rows(table, row)
@@ -66,6 +73,19 @@ class DrilldownScreen(Screen):
             self.unreadable = ""
         except (OSError, LookupError) as error:   # source moved or deleted since loading
             self.raw, self.unreadable = None, f"record text unavailable: {error}"
+
+    def show_event(self, table: EventTable, row: int) -> None:
+        """Show another event in this (already built) screen: re-using it keeps opening an
+        event fast, since building a screen's widgets and styles costs far more than this."""
+        self._read(table, row)
+        self.query_one("#title", Label).update(self._title())
+        self.query_one("#values", OptionList).set_options(self._value_options()).highlighted = 0
+        self.query_one("#source", Static).update(self._source_text())
+        self.query_one("#related", OptionList).set_options(self._related_options())
+        self.query_one("#json", Static).update(self._record())
+        self.query_one("#record", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#side", VerticalScroll).scroll_home(animate=False)
+        self.query_one("#values", OptionList).focus()
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -77,13 +97,16 @@ class DrilldownScreen(Screen):
             yield Label("Related calls", classes="heading")
             yield OptionList(*self._related_options(), id="related")
         with VerticalScroll(id="record"):
-            yield Static(Text(printable(self.unreadable), style="red") if self.raw is None else
-                         Syntax(record_text(self.raw), "json", word_wrap=True,
-                                theme="ansi_dark"), id="json", markup=False)
-        yield Footer()
+            yield Static(self._record(), id="json", markup=False)
+        yield Static(self._keys(), id="keys", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#values", OptionList).focus()
+
+    def _record(self) -> Text | Syntax:
+        if self.raw is None:
+            return Text(printable(self.unreadable), style="red")
+        return Syntax(record_text(self.raw), "json", word_wrap=True, theme="ansi_dark")
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < 110, "-narrow")
@@ -124,9 +147,11 @@ class DrilldownScreen(Screen):
         df = self.table.df
         options = []
         for group, rows in self.related.items():
-            options.append(Option(Text(f"{group.replace('_', ' ')} ({len(rows)})", style="italic"),
+            nearest = np.sort(rows[np.argsort(np.abs(rows - self.row), kind="stable")[:RELATED_LIMIT]])
+            shown = f", {len(nearest)} nearest shown" if len(nearest) < len(rows) else ""
+            options.append(Option(Text(f"{group.replace('_', ' ')} ({len(rows)}{shown})", style="italic"),
                                   disabled=True))
-            for r in map(int, rows):
+            for r in map(int, nearest):
                 error = str(df["error"].iat[r])
                 options.append(Option(Text.assemble(
                     f"{df['time'].iat[r]:%m-%d %H:%M:%S} ",
@@ -135,6 +160,16 @@ class DrilldownScreen(Screen):
                     (printable(error, 40), "red") if error else "",
                 ), id=f"related-{group}-{r}"))
         return options
+
+    @staticmethod
+    def _keys() -> Text:
+        """The key line, from the actions registry (one Static: a Footer costs a widget per key)."""
+        keys = Text(no_wrap=True, overflow="ellipsis")
+        for scope, key, description in help_rows():
+            if scope == "drilldown":
+                keys.append(f" {key} ", style="bold reverse")
+                keys.append(f" {description}  ")
+        return keys
 
     # -- actions -----------------------------------------------------------------
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -165,3 +165,20 @@ async def test_a_source_gone_since_loading_is_reported_not_a_crash(tmp_path):
         assert any(line.startswith("operation") and "GetItem" in line for line in listed(screen, "#values"))
         await pilot.press("C")
         assert app.clipboard == ""
+
+
+async def test_opening_another_event_shows_that_event():
+    table = make_table(session_rows())
+    scan, ok = open_row(table, "Scan", "Intruder"), open_row(table, "Query", "OrdersService")
+    app = DdbTrailApp([], table=table)
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = await open_drilldown(pilot, scan)
+        await highlight(first, "#values", "ip")
+        await pilot.press("escape")
+        second = await open_drilldown(pilot, ok)
+        values = listed(second, "#values")
+        assert any(line.startswith("principal") and line.endswith("OrdersService") for line in values)
+        assert not any("Intruder" in line for line in values)
+        assert second.query_one("#values", OptionList).highlighted == 0
+        assert second.query_one("#json", Static).content.code == record_text(table.raw([ok])[0])
+        assert "same access key (0)" in listed(second, "#related")
