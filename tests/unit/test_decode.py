@@ -135,3 +135,28 @@ def test_spans_of_compact_and_spaced_trail_files(tmp_path, separators):
     text = json.dumps({"Records": recs}, separators=separators).encode()
     chunk, _ = parse_file(write(tmp_path, "t.json.gz", gzip.compress(text)))
     assert raw_texts(chunk) == [json.dumps(r, separators=separators).encode() for r in recs]
+
+
+def test_chunk_from_records_keeps_texts_in_the_sources_reader():
+    from ddbtrail.events import EventTable, SourceInfo
+    from loaders.decode import chunk_from_records
+
+    texts = [json.dumps(record(eventID="1")).encode(), b"{not json", json.dumps(record(eventID="2")).encode()]
+    source = SourceInfo("lookup:us-east-1", "lookup")
+    chunk, bad = chunk_from_records(texts, source, False, positions=[50, 51, 52])
+    assert bad == [(51, "record 51: not valid JSON (JSON is malformed: object keys must be strings (byte 1))")]
+    assert chunk.position.tolist() == [50, 52]
+    more, _ = chunk_from_records([json.dumps(record(eventID="3")).encode()], source, False)
+    table = EventTable.from_chunks([chunk, more])
+    assert table.raw(range(3)) == [texts[0], texts[2], json.dumps(record(eventID="3")).encode()]
+
+
+def test_chunk_from_records_with_offsets_already_stored():
+    from ddbtrail.events import SourceInfo
+    from loaders.decode import MemoryReader, chunk_from_records
+
+    reader = MemoryReader(b"prefix")
+    text = json.dumps(record()).encode()
+    source = SourceInfo("lookup:us-east-1", "lookup", reader=reader)
+    chunk, _ = chunk_from_records([text], source, False, offsets=[reader.append(text)])
+    assert source.reader is reader and reader.read([(int(chunk.offset[0]), int(chunk.length[0]))]) == [text]
