@@ -100,7 +100,7 @@ class TimelinePane(Widget, can_focus=True):
             start, end = self.window if self.window else (None, None)
             bars = views.timeline(self.table, self.mask, start=start, end=end,
                                   target_buckets=self.plot_width)
-            lanes = (views.principal_lanes(self.table, self.mask, top=max(1, self.size.height - 2),
+            lanes = (views.principal_lanes(self.table, self.mask, top=max(1, self.size.height - 3),
                                            start=start, end=end, target_buckets=self.plot_width)
                      if self.lanes else None)
             self._data = (key, bars, lanes)
