@@ -10,6 +10,7 @@ from textual.app import App
 from textual.widgets import Input, Static
 
 from tests.ui.conftest import make_table
+from tui.app import DdbTrailApp
 from tui.export_dialog import ExportDialog
 
 
@@ -114,3 +115,20 @@ async def test_hostile_query_text_is_shown_literally(incident_table, tmp_path):
         assert "[bold red]x␛]52;c;aGk=␇" in text and "\x1b" not in text
         await pilot.press("escape")
         assert app.result is None
+
+
+async def test_e_in_the_console_exports_exactly_the_filtered_events(incident_table, tmp_path):
+    app = DdbTrailApp([], table=incident_table)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert app.apply_query("error:*")
+        await pilot.press("e")
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        assert "Export 5 events" in str(dialog.query_one(".heading").render())
+        await set_path(pilot, tmp_path / "denied.jsonl")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        failed = np.flatnonzero(app.mask)
+        assert (tmp_path / "denied.jsonl").read_bytes().splitlines() == incident_table.raw(failed)
+        assert json.loads((tmp_path / "denied.jsonl.manifest.json").read_text())["query"] == "error:*"
