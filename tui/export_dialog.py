@@ -137,8 +137,7 @@ class ExportDialog(ModalScreen[dict | None]):
     @work(thread=True, exclusive=True)
     def run_export(self, path: Path, fmt: str) -> None:
         def progress(done: int, total: int) -> None:
-            self.app.call_from_thread(self.query_one("#progress", ProgressBar).update,
-                                      progress=done)
+            self.app.call_from_thread(self._progress, done)
         try:
             manifest = export(self.table, self.rows, fmt, path, query=self.query_text,
                               marks=sorted(self.marks), progress=progress, cancel=self.cancel)
@@ -148,6 +147,9 @@ class ExportDialog(ModalScreen[dict | None]):
             self.app.call_from_thread(self._finished, None, f"export failed: {error}")
         else:
             self.app.call_from_thread(self._finished, manifest, "")
+
+    def _progress(self, done: int) -> None:
+        self.query_one("#progress", ProgressBar).update(progress=done)
 
     def _finished(self, manifest: dict | None, problem: str) -> None:
         self.exporting = False
