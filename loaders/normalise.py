@@ -25,7 +25,6 @@ DATA_APIS = frozenset({
     "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
     "GetRecords", "GetShardIterator",
 })
-TRANSACT_ACTIONS = ("Get", "Put", "Update", "Delete", "ConditionCheck")
 NO_RAW = Raw(b"")
 
 
