@@ -51,7 +51,10 @@ class CoverageScreen(Screen):
             style = ""
         except Exception as error:   # any AWS/credential failure is shown, never a crash
             text, style = f"could not check coverage: {error}", "red"
-        self.app.call_from_thread(self.query_one("#report", Static).update, Text(text, style=style))
+        self.app.call_from_thread(self._show, Text(text, style=style))
+
+    def _show(self, report: Text) -> None:
+        self.query_one("#report", Static).update(report)
 
     def action_close(self) -> None:
         self.dismiss()
