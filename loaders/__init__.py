@@ -127,53 +127,44 @@ def _source_chunks(spec: str, opts: LoadOptions, report: LoadReport, progress, c
         from loaders.lookup import lookup_chunks
         yield from lookup_chunks(opts, report, progress, cancel)
         return
-    from loaders.local import local_files, parse_files
+    from loaders.local import file_size, local_files, parse_files
 
     if spec.startswith("s3://"):
         from loaders.s3 import s3_files
         tell = (lambda info: progress({**info, "events": report.events})) if progress else None
         items = ((path, name) for path, name in s3_files(spec, opts, report, tell, cancel))
-        for chunk in _parsed(parse_files(items, opts.all_sources, opts.workers, cancel), report):
-            if chunk is not None:
-                yield chunk
+        for parsed in parse_files(items, opts.all_sources, opts.workers, cancel):
+            if _account(parsed, report):
+                yield parsed.chunk
         return
     if not os.path.exists(spec):
         report.errors.append(f"{spec}: no such file or folder")
         return
     paths, unreadable = local_files(spec)
     report.skipped.extend(unreadable)
-    sizes = [_size(p) for p in paths]
-    total, started, done, nbytes = sum(sizes), time.monotonic(), 0, 0
-    results = parse_files(zip(paths, paths), opts.all_sources, opts.workers, cancel)
-    for chunk, size in zip(_parsed(results, report), sizes):
-        done, nbytes = done + 1, nbytes + size
+    total = sum(file_size(p) for p in paths)
+    started, done, nbytes = time.monotonic(), 0, 0
+    for parsed in parse_files(zip(paths, paths), opts.all_sources, opts.workers, cancel):
+        done += parsed.files
+        loaded = _account(parsed, report)
+        nbytes += sum(size for _, size in parsed.read) + sum(file_size(name) for name, _ in parsed.skipped)
         if progress:
             elapsed = time.monotonic() - started
             progress({"stage": "local", "files_done": done, "files_total": len(paths),
-                      "bytes": nbytes, "events": report.events + (len(chunk) if chunk else 0),
+                      "bytes": nbytes, "events": report.events + (len(parsed.chunk) if loaded else 0),
                       "eta_s": elapsed / nbytes * (total - nbytes) if nbytes else None})
-        if chunk is not None:
-            yield chunk
+        if loaded:
+            yield parsed.chunk
 
 
-def _parsed(results, report: LoadReport):
-    """The chunk (None when skipped) of each parse_files result, in order; skipped files
-    and rejected records go into the report."""
-    for name, chunk, reason in results:
-        if chunk is None:
-            report.skipped.append((name, reason))
-        else:
-            report.files_read += 1
-            report.bytes_read += chunk.sources[0].size if chunk.sources else 0
-            rejected = chunk.rejected
-            report.skipped.extend((name, reason) for _, reason in rejected[:MAX_REJECTED_LISTED])
-            if len(rejected) > MAX_REJECTED_LISTED:
-                report.skipped.append((name, f"{len(rejected) - MAX_REJECTED_LISTED} more records skipped"))
-        yield chunk
-
-
-def _size(path: str) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
+def _account(parsed, report: LoadReport) -> bool:
+    """Put a parsed batch's files read, skipped files and rejected records in the report;
+    true when it has a chunk to hand on."""
+    report.skipped.extend(parsed.skipped)
+    report.files_read += len(parsed.read)
+    report.bytes_read += sum(size for _, size in parsed.read)
+    for name, rejected in parsed.rejected:
+        report.skipped.extend((name, reason) for _, reason in rejected[:MAX_REJECTED_LISTED])
+        if len(rejected) > MAX_REJECTED_LISTED:
+            report.skipped.append((name, f"{len(rejected) - MAX_REJECTED_LISTED} more records skipped"))
+    return parsed.chunk is not None

@@ -184,15 +184,14 @@ def _split_lines(data: bytes):
     return data, spans, [], None, True
 
 
-def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
-                line_numbers: bool = False,
-                stored_at: list[int] | None = None) -> tuple[Chunk, list[tuple[int, str]]]:
-    """Decode and normalise the records at `spans` of `buffer` into one Chunk.
+def decode_spans(buffer: bytes, spans, line_numbers: bool = False,
+                 stored_at: list[int] | None = None) -> tuple[list, list, list, list]:
+    """Decode the records at `spans` of `buffer`: (records, located, digests, bad).
 
     `spans` are (position, offset, length); `stored_at[i]`, when given, is where span i's
     text lives in the source's reader if that differs from its offset in `buffer`.
-    Records that are not JSON objects, not CloudTrail, or Insights events are returned as
-    (position, reason) and left out; every other record is kept.
+    Records that are not JSON objects, not CloudTrail, or Insights events come back in
+    `bad` as (position, reason); every other record is kept.
     """
     records, located, digests, bad = [], [], [], []
     view = memoryview(buffer)
@@ -207,6 +206,22 @@ def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
         located.append((position, offset if stored_at is None else stored_at[index], length))
         # Old records have no eventID: a digest of their text stands in for de-duplication.
         digests.append("" if rec.eventID else hashlib.blake2b(text, digest_size=16).hexdigest())
+    return records, located, digests, bad
+
+
+def assemble_chunk(parts: list[tuple[list, list, list]], sources: list[SourceInfo],
+                   all_sources: bool) -> Chunk:
+    """Normalise and encode the decoded records of several sources into ONE Chunk.
+
+    `parts[i]` is (records, located, digests) of `sources[i]`.  Normalising and
+    dictionary-encoding once per batch rather than once per file is what makes trees of
+    many small files (one per 5 minutes and region, as CloudTrail delivers) load fast.
+    """
+    records = [rec for part in parts for rec in part[0]]
+    located = [span for part in parts for span in part[1]]
+    digests = [digest for part in parts for digest in part[2]]
+    origin = np.repeat(np.arange(len(parts), dtype=np.int64),
+                       np.fromiter((len(part[0]) for part in parts), dtype=np.int64, count=len(parts)))
     strings, times, read_only, tables, kept = normalise(records, all_sources)
     spans_kept = np.array(located, dtype=np.int64).reshape(-1, 3)[kept]
     columns: dict[str, object] = {
@@ -217,11 +232,19 @@ def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
         columns[name] = encode_strings(values) if name in CATEGORICAL else pa.array(values, pa.string())
     dedup_key = [digests[i] for i in kept] if any(digests) else None
     hashes = key_hashes(strings["event_id"], dedup_key or [""] * len(kept))
-    chunk = Chunk(columns=columns, tables=encode_tables(tables), origin=np.zeros(len(kept), dtype=np.int64),
-                  position=spans_kept[:, 0].copy(), offset=spans_kept[:, 1].copy(),
-                  length=spans_kept[:, 2].copy(), sources=[source], dedup_key=dedup_key,
-                  key_hash=hashes)
-    return chunk, bad
+    return Chunk(columns=columns, tables=encode_tables(tables), origin=origin[kept],
+                 position=spans_kept[:, 0].copy(), offset=spans_kept[:, 1].copy(),
+                 length=spans_kept[:, 2].copy(), sources=sources, dedup_key=dedup_key,
+                 key_hash=hashes)
+
+
+def build_chunk(buffer: bytes, spans, source: SourceInfo, all_sources: bool,
+                line_numbers: bool = False,
+                stored_at: list[int] | None = None) -> tuple[Chunk, list[tuple[int, str]]]:
+    """Decode and normalise the records at `spans` of `buffer` (one source) into a Chunk;
+    also returns (position, reason) of the records left out (see `decode_spans`)."""
+    records, located, digests, bad = decode_spans(buffer, spans, line_numbers, stored_at)
+    return assemble_chunk([(records, located, digests)], [source], all_sources), bad
 
 
 def _decode_record(text) -> Record | str:
@@ -277,11 +300,12 @@ def chunk_from_records(raws: list[bytes], source: SourceInfo, all_sources: bool,
     return build_chunk(buffer, spans, source, all_sources, stored_at=offsets)
 
 
-def decode_file(data: bytes, source: SourceInfo, all_sources: bool, file_reader):
-    """One file's bytes -> (chunk | None, skip reason | None, bad records).
+def read_file_records(data: bytes, source: SourceInfo, file_reader):
+    """One file's bytes -> ((records, located, digests) | None, skip reason | None, bad).
 
     `file_reader` reads spans back from the file itself; it becomes the source's reader
     unless the records only exist decoded (lookup-events output), which stay in memory.
+    A file none of whose records is usable gets a skip reason instead of records.
     """
     if not data:
         return None, "empty file", []
@@ -293,13 +317,12 @@ def decode_file(data: bytes, source: SourceInfo, all_sources: bool, file_reader)
     if reason:
         return None, reason, bad
     source.reader = file_reader if buffer is text else MemoryReader(buffer)
-    chunk, more_bad = build_chunk(buffer, spans, source, all_sources, line_numbers=lines)
+    records, located, digests, more_bad = decode_spans(buffer, spans, line_numbers=lines)
     bad += more_bad
-    if not len(chunk) and spans and len(bad) >= len(spans):
+    if not records and spans and len(bad) >= len(spans):
         if all("Insights event" in r for _, r in bad):
             return None, INSIGHT_FILE, []
         first = bad[0][1]
         return None, (f"not CloudTrail: {first}" if len(bad) == 1 else
                       f"no usable records ({len(bad)} rejected; first: {first})"), []
-    return chunk, None, bad
-
+    return (records, located, digests), None, bad

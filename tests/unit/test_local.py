@@ -3,14 +3,20 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 
 import pytest
 
+from ddbtrail.events import EventTable
 from loaders import LoadOptions, LoadReport, NothingLoaded, iter_chunks, load
 from loaders.local import INLINE_FILES
 from tests.records import record, write_tree
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_trail_tree_loads_and_skips_the_digest(trail_tree):
@@ -91,18 +97,47 @@ def test_progress_reports_files_bytes_events_and_eta(tmp_path):
     many_files(tmp_path, 5)
     seen = []
     load([str(tmp_path)], progress=seen.append)
-    assert [p["files_done"] for p in seen] == [1, 2, 3, 4, 5]
+    done = [p["files_done"] for p in seen]
+    assert done == sorted(done) and done[-1] == 5
     assert {p["files_total"] for p in seen} == {5}
     assert seen[-1]["events"] == 100 and seen[-1]["eta_s"] == 0
     assert set(seen[0]) >= {"stage", "files_done", "files_total", "bytes", "events", "eta_s"}
 
 
-def test_cancel_stops_between_files(tmp_path):
-    many_files(tmp_path, 6)
+def test_cancel_stops_between_batches(tmp_path):
+    many_files(tmp_path, INLINE_FILES + 100)
     cancel, report = threading.Event(), LoadReport()
     chunks = []
     for chunk in iter_chunks([str(tmp_path)], LoadOptions(workers=1), cancel=cancel, report=report):
         chunks.append(chunk)
         cancel.set()
-    assert len(chunks) == 1 and report.cancelled and report.files_read == 1
+    assert len(chunks) == 1 and report.cancelled and report.files_read == INLINE_FILES
 
+
+def test_small_files_are_decoded_in_batches_that_keep_each_source(tmp_path):
+    """CloudTrail delivers a file per 5 minutes and region: thousands of small files must
+    not cost a chunk each, yet every record still reads back from its own file."""
+    many_files(tmp_path, INLINE_FILES + 40)
+    chunks = list(iter_chunks([str(tmp_path)], LoadOptions(workers=2)))
+    assert len(chunks) < 5
+    table = EventTable.from_chunks(chunks)
+    assert len(table) == 20 * (INLINE_FILES + 40)
+    assert len({s.name for s in table.sources}) == INLINE_FILES + 40
+    for row in range(0, len(table), 53):
+        source = table.sources[table.df["_source"].iat[row]]
+        raw = json.loads(table.raw([row])[0])
+        assert raw["eventID"] == table.df["event_id"].iat[row]
+        assert raw["eventID"].split("-")[0] == str(int(os.path.basename(source.name)[1:4]))
+
+
+def test_a_script_without_main_guard_still_loads_everything(tmp_path):
+    """Worker processes re-import such a script and fail to start; the files they were
+    given are then decoded in the main process instead of being lost."""
+    many_files(tmp_path / "logs", INLINE_FILES + 20)
+    script = tmp_path / "noguard.py"
+    script.write_text("from loaders import load, LoadOptions\n"
+                      f"table, report = load([{str(tmp_path / 'logs')!r}], LoadOptions(workers=2))\n"
+                      "print('LOADED', len(table), report.files_read)\n")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT})
+    assert f"LOADED {20 * (INLINE_FILES + 20)} {INLINE_FILES + 20}" in out.stdout.splitlines()
