@@ -9,6 +9,7 @@ Buckets, counts and lanes come from `ddbtrail.views`; this module only draws the
 from __future__ import annotations
 
 import re
+from itertools import groupby
 
 import numpy as np
 import pandas as pd
@@ -53,6 +54,15 @@ def _time_label(t: pd.Timestamp, bucket_s: float, with_date: bool) -> str:
     return t.strftime(("%m-%d " if with_date else "") + fmt)
 
 
+class _Plot:
+    """What the pane draws for one data, size and zoom (see `TimelinePane.plot`)."""
+
+    def __init__(self, key, bars: views.Timeline, lanes: views.Lanes | None, starts: np.ndarray):
+        self.key, self.bars, self.lanes, self.starts = key, bars, lanes, starts
+        self.rows: list[Text] = []
+        self.axis = Text()
+
+
 class TimelinePane(Widget, can_focus=True):
     """Stacked bars (or principal lanes) of the events the current query shows."""
 
@@ -73,13 +83,13 @@ class TimelinePane(Widget, can_focus=True):
         self.brush_start: int | None = None
         self.lanes = False
         self._dragging = False
-        self._data = None          # (key, views.timeline result, lanes or None)
+        self._plot: _Plot | None = None   # bars, lanes and drawn rows for one size and zoom
 
     # -- what the app calls ------------------------------------------------------
     def show(self, table: EventTable, mask: np.ndarray) -> None:
         """Draw the events of `mask`; a new query resets zoom and selection."""
         self.table, self.mask = table, mask
-        self.window, self.brush_start, self._data = None, None, None
+        self.window, self.brush_start, self._plot = None, None, None
         self.cursor = 0
         self.refresh()
 
@@ -93,25 +103,35 @@ class TimelinePane(Widget, can_focus=True):
         """Columns left of the plot: a count scale, or principal names in lane mode."""
         return min(24, max(10, self.size.width // 5)) if self.lanes else 6
 
-    def bars(self) -> views.Timeline:
-        """The `views.timeline` of the visible window, cached per size and zoom."""
-        key = (self.plot_width, self.window, self.lanes, self.size.height)
-        if self._data is None or self._data[0] != key:
+    def plot(self) -> _Plot:
+        """Buckets, lanes and the drawn plot rows and axis, computed once per data, size and
+        zoom: moving the cursor or brush then only redraws the brush and status lines."""
+        key = (self.size, self.window, self.lanes)
+        if self._plot is None or self._plot.key != key:
             start, end = self.window if self.window else (None, None)
             bars = views.timeline(self.table, self.mask, start=start, end=end,
                                   target_buckets=self.plot_width)
             lanes = (views.principal_lanes(self.table, self.mask, top=max(1, self.size.height - 3),
                                            start=start, end=end, target_buckets=self.plot_width)
                      if self.lanes else None)
-            self._data = (key, bars, lanes)
-            if self.window is None and len(bars.counts):
+            count = len(bars.counts)
+            starts = np.arange(count + 1) * max(self.plot_width, count) // max(count, 1)
+            self._plot = _Plot(key, bars, lanes, starts)
+            if self.window is None and count:
                 self.extent = (bars.edges[0], bars.edges[-1])
-            self.cursor = min(self.cursor, max(0, len(bars.counts) - 1))
-        return self._data[1]
+            self.cursor = min(self.cursor, max(0, count - 1))
+            if count:
+                rows = max(1, self.size.height - 3)
+                self._plot.rows = self._lane_lines(rows) if self.lanes else self._bar_lines(bars, rows)
+                self._plot.axis = self._fit(self._axis(bars))
+        return self._plot
+
+    def bars(self) -> views.Timeline:
+        """The `views.timeline` of the visible window, cached per size and zoom."""
+        return self.plot().bars
 
     def principal_lanes(self) -> views.Lanes:
-        self.bars()
-        return self._data[2]
+        return self.plot().lanes
 
     def selection(self) -> tuple[int, int]:
         """Bucket indexes [first, last] of the brush (just the cursor bucket before one starts)."""
@@ -166,7 +186,7 @@ class TimelinePane(Widget, can_focus=True):
         else:
             shift = max(first - lo, pd.Timedelta(0)) - max(hi - last, pd.Timedelta(0))
             self.window = (lo + shift, hi + shift)
-        self.brush_start, self._data = None, None
+        self.brush_start, self._plot = None, None
         bars = self.bars()
         self.cursor = int(np.clip(np.searchsorted(bars.edges, keep, side="right") - 1,
                                   0, max(0, len(bars.counts) - 1)))
@@ -174,7 +194,7 @@ class TimelinePane(Widget, can_focus=True):
 
     def action_toggle_lanes(self) -> None:
         self.lanes = not self.lanes
-        self._data = None
+        self._plot = None
         self.refresh()
 
     # -- mouse brush -------------------------------------------------------------
@@ -211,27 +231,34 @@ class TimelinePane(Widget, can_focus=True):
     def bucket_starts(self) -> np.ndarray:
         """First plot column of each bucket, plus the end.  Bucket sizes come from a fixed
         ladder, so buckets are spread over the whole width (some one column wider)."""
-        count = len(self.bars().counts)
-        return np.arange(count + 1) * max(self.plot_width, count) // max(count, 1)
+        return self.plot().starts
 
     def render(self) -> Text:
-        bars = self.bars()
+        plot = self.plot()
         height = self.size.height
-        if not len(bars.counts):
+        if not len(plot.bars.counts):
             return Text("no events in this range", style="dim")
-        plot_rows = max(1, height - 3)
-        lines = self._lane_lines(plot_rows) if self.lanes else self._bar_lines(bars, plot_rows)
-        lines += [self._brush_line(bars), self._axis(bars), self._status(bars)]
-        for line in lines:
-            line.truncate(self.size.width, overflow="ellipsis")
+        rows, brush = plot.rows, self._brush_line(plot.bars)
+        if self.has_focus:      # the cursor bucket shows reversed while the pane has focus
+            first, last = plot.starts[self.cursor:self.cursor + 2] + self.label_width
+            rows = [row.copy() for row in rows]
+            for line in (*rows, brush):
+                line.stylize("reverse", int(first), int(last))
+        lines = [*rows, brush, plot.axis, self._fit(self._status(plot.bars))]
         return Text("\n").join(lines[-height:] if height else lines)
 
-    def _cells(self, line: Text, index: int, char: str, style: str) -> None:
-        """One bucket's cells; the cursor bucket shows reversed while the pane has focus."""
-        if index == self.cursor and self.has_focus:
-            style = f"{style} reverse"
-        starts = self.bucket_starts()
-        line.append(char * int(starts[index + 1] - starts[index]), style=style)
+    def _fit(self, line: Text) -> Text:
+        line.truncate(self.size.width, overflow="ellipsis")
+        return line
+
+    def _line(self, label: str, cells, label_style: str = "dim") -> Text:
+        """`label`, then each bucket's (char, style) filled to its width; neighbouring equal
+        cells become one span, so a mostly empty row costs a few appends, not one per bucket."""
+        line = Text(label, style=label_style)
+        widths = np.diff(self._plot.starts).tolist()
+        for (char, style), run in groupby(zip(cells, widths), key=lambda cell: cell[0]):
+            line.append(char * sum(width for _, width in run), style=style)
+        return self._fit(line)
 
     def _bar_lines(self, bars, rows: int) -> list[Text]:
         """Stacked bars at 1/8-cell resolution: a cell where one segment ends and the next
@@ -243,25 +270,25 @@ class TimelinePane(Widget, can_focus=True):
         # A single failed call still gets one eighth of a cell, so it is never invisible.
         error_top = np.where(error > 0, np.maximum(1, np.round(error / totals * top)), 0)
         write_top = np.maximum(error_top, np.round((error + write) / totals * top))
-        tops = np.minimum(np.stack([error_top, write_top, top]), top).astype(int)
+        tops = np.minimum(np.stack([error_top, write_top, top]), top).astype(int).T.tolist()
         colours = (_ERROR, _WRITE, _READ)
         lines = []
         for row in range(rows - 1, -1, -1):
             label = _short_count(peak) if row == rows - 1 else ("0" if row == 0 else "")
-            line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
             bottom = row * 8
-            for i in range(len(top)):
-                if top[i] <= bottom:
-                    self._cells(line, i, " ", "")
+            cells = []
+            for bucket in tops:
+                if bucket[2] <= bottom:
+                    cells.append((" ", ""))
                     continue
-                segment = next(k for k in range(3) if tops[k, i] > bottom)
-                filled = tops[segment, i] - bottom
-                above = next((k for k in range(segment + 1, 3) if tops[k, i] > tops[segment, i]), None)
+                segment = next(k for k in range(3) if bucket[k] > bottom)
+                filled = bucket[segment] - bottom
+                above = next((k for k in range(segment + 1, 3) if bucket[k] > bucket[segment]), None)
                 if filled >= 8 or above is None:
-                    self._cells(line, i, _PARTIAL[min(filled, 8)], colours[segment])
+                    cells.append((_PARTIAL[min(filled, 8)], colours[segment]))
                 else:
-                    self._cells(line, i, _PARTIAL[filled], f"{colours[segment]} on {colours[above]}")
-            lines.append(line)
+                    cells.append((_PARTIAL[filled], f"{colours[segment]} on {colours[above]}"))
+            lines.append(self._line(label.rjust(self.label_width - 1) + "│", cells))
         return lines
 
     def _lane_lines(self, rows: int) -> list[Text]:
@@ -273,22 +300,19 @@ class TimelinePane(Widget, can_focus=True):
             label = printable(re.split("[:/]", name)[-1] if name.startswith("arn:") else name)
             if len(label) > self.label_width - 1:
                 label = "…" + label[-(self.label_width - 2):]
-            line = Text(label.rjust(self.label_width - 1) + "│", style="dim")
-            for i, n in enumerate(counts):
-                shade = _SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " "
-                self._cells(line, i, shade, _ERROR if errors[i] else _READ)
-            lines.append(line)
+            shades = [_SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " " for n in counts]
+            styles = [_ERROR if failed else _READ for failed in errors]
+            lines.append(self._line(label.rjust(self.label_width - 1) + "│", list(zip(shades, styles))))
         # Keep the time axis at the bottom even with fewer principals than rows.
         return lines + [Text(" " * (self.label_width - 1) + "│", style="dim")] * (rows - len(lines))
 
     def _brush_line(self, bars) -> Text:
         """▲ under the cursor bucket, ━ under a brushed range."""
         first, last = self.selection()
-        line = Text(" " * self.label_width)
-        for i in range(len(bars.counts)):
-            mark = "▲" if i == self.cursor else "━" if self.brush_start is not None and first <= i <= last else " "
-            self._cells(line, i, mark, "bold yellow")
-        return line
+        brushed = self.brush_start is not None
+        marks = ["▲" if i == self.cursor else "━" if brushed and first <= i <= last else " "
+                 for i in range(len(bars.counts))]
+        return self._line(" " * self.label_width, [(mark, "bold yellow") for mark in marks], label_style="")
 
     def _axis(self, bars) -> Text:
         """Time labels at bucket edges at least 16 columns apart, the date shown when it changes."""
