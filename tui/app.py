@@ -33,6 +33,15 @@ from tui.status import StatusLine
 from tui.timeline import TimelinePane
 
 
+class KeyFooter(Footer):
+    """Textual's Footer, rebuilt only while its screen is on top: the stock one rebuilds its
+    keys on every screen push as well, ~15 ms of styling for keys hidden under the drill-down."""
+
+    def bindings_changed(self, screen) -> None:
+        if screen is self.app.screen:
+            super().bindings_changed(screen)
+
+
 class DdbTrailApp(App):
     """`DdbTrailApp(sources, opts)` loads `sources` in a worker; pass `table=` to skip loading."""
 
@@ -71,7 +80,7 @@ class DdbTrailApp(App):
                     yield LookupBanner()
                 yield TimelinePane(id="timeline")
                 yield EventTableView(self.marks, id="events")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.refresh_views()

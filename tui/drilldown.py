@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
@@ -37,6 +36,23 @@ def record_text(raw: bytes) -> str:
     """
     text = raw.decode("utf-8", errors="replace")
     return "\n".join(printable(line) for line in text.split("\n"))
+
+
+class _ValueLine:
+    """`label` padded to `width`, then `value` wrapped in the rest of the line with a hanging
+    indent.  Option lists render each prompt several times per layout; a one-row Table.grid
+    did the same at several times the cost, most of the time it took to open an event."""
+
+    def __init__(self, label: Text, width: int, value: Text) -> None:
+        self.label, self.width, self.value = label, width, value
+
+    def __rich_console__(self, console, options):
+        lines = self.value.wrap(console, max(1, options.max_width - self.width - 1))
+        indent = Text(" " * (self.width + 1))
+        first = self.label.copy()
+        first.pad_right(self.width + 1 - first.cell_len)
+        yield Text("\n").join(Text.assemble(first if i == 0 else indent, line)
+                               for i, line in enumerate(lines))
 
 
 class DrilldownScreen(Screen):
@@ -121,16 +137,10 @@ class DrilldownScreen(Screen):
     def _value_options(self) -> list[Option]:
         """One line per value: label column, then the value wrapping in its own column."""
         width = max(len(label) for label, _, _ in self.values)
-        options = []
-        for i, (label, field, value) in enumerate(self.values):
-            if value:
-                row = Table.grid(padding=(0, 1), expand=True)
-                row.add_column(width=width, style="bold")
-                row.add_column(ratio=1)
-                row.add_row(Text(label), Text(printable(value, VALUE_CHARS), style="" if field else "dim",
-                                              overflow="fold"))
-                options.append(Option(row, id=f"value-{i}"))
-        return options
+        return [Option(_ValueLine(Text(label, style="bold"), width,
+                                  Text(printable(value, VALUE_CHARS), style="" if field else "dim",
+                                       overflow="fold")), id=f"value-{i}")
+                for i, (label, field, value) in enumerate(self.values) if value]
 
     def _source_text(self) -> Text:
         df = self.table.df

@@ -78,7 +78,9 @@ class LineList(ScrollView, can_focus=True):
         self.cursor = position
         page = max(1, self.scrollable_content_region.height - self.HEADER)
         top = int(self.scroll_offset.y)
-        if position < top:
+        if not self.scrollable_content_region.height:
+            pass    # not laid out yet (a query applied at startup): on_resize scrolls to it
+        elif position < top:
             self.scroll_to(y=position, animate=False, immediate=True)
         elif position >= top + page:
             self.scroll_to(y=position - page + 1, animate=False, immediate=True)
