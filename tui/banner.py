@@ -3,19 +3,24 @@
 LookupEvents has management events only, so a console fed from it shows no GetItem, Scan or
 PutItem at all.  Without a warning a responder could read "no Scan" as "nobody scanned";
 the banner says why, and how to load the data events (the trail's S3 logs).
-The wording is the loader's (`MANAGEMENT_ONLY_NOTICE`), so CLI and console say the same.
+The wording is the loader's (`MANAGEMENT_ONLY_NOTICE`), so CLI and console say the same;
+`loaders.lookup` is imported only when a banner may be due, since it pulls in boto3
+(~0.15 s of `ddbtrail demo` start-up otherwise).
 """
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
-from loaders.lookup import MANAGEMENT_ONLY_NOTICE
-
 
 def wants_banner(specs: list[str], notes: list[str] = ()) -> bool:
     """True when a source is LookupEvents (by its spec, or by the load report's notes)."""
-    return "lookup" in specs or MANAGEMENT_ONLY_NOTICE in notes
+    if "lookup" in specs:
+        return True
+    if not notes:
+        return False
+    from loaders.lookup import MANAGEMENT_ONLY_NOTICE
+    return MANAGEMENT_ONLY_NOTICE in notes
 
 
 class LookupBanner(Static):
@@ -27,5 +32,6 @@ class LookupBanner(Static):
     """
 
     def __init__(self, *, id: str | None = "lookup-banner") -> None:
+        from loaders.lookup import MANAGEMENT_ONLY_NOTICE
         super().__init__(Text.assemble(("⚠ Item-level activity is missing. ", "bold"),
                                        MANAGEMENT_ONLY_NOTICE), id=id, markup=False)

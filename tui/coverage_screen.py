@@ -16,7 +16,6 @@ from textual.widgets import Footer, Label, Static
 
 from ddbtrail.coverage import render_text
 from loaders import LoadOptions
-from loaders.coverage import fetch_coverage
 from tui.actions import bindings
 
 
@@ -46,6 +45,7 @@ class CoverageScreen(Screen):
 
     @work(thread=True, exclusive=True)
     def check(self) -> None:
+        from loaders.coverage import fetch_coverage   # boto3: not on the console's start-up path
         try:
             text = render_text(fetch_coverage(self.opts, self.tables))
             style = ""
