@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shlex
 import sys
 
 import numpy as np
@@ -127,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--json", action="store_true",
                           help="print one JSON object: trails, uncovered, commands")
     coverage.set_defaults(run=run_coverage)
+
+    serve = sub.add_parser(
+        "serve", help="the console in a web browser (textual-serve)",
+        description="Serve the console to a web browser, for when no terminal will do: "
+                    "`ddbtrail serve demo` or `ddbtrail serve open SOURCE... [opts]`. Each browser "
+                    "tab runs its own console. Binds 127.0.0.1 by default: the page shows the "
+                    "evidence, so reach it through `ssh -L PORT:127.0.0.1:PORT` rather than "
+                    "binding a public address.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("console", nargs=argparse.REMAINDER, metavar="demo|open ...",
+                       help="the console command line to serve")
+    serve.set_defaults(run=run_serve)
     return parser
 
 
@@ -247,10 +261,15 @@ def run_export(args) -> int:
     return 0
 
 
+def _has_screen() -> bool:
+    """A terminal, or textual-serve's web driver standing in for one."""
+    return sys.stdout.isatty() or bool(os.environ.get("TEXTUAL_DRIVER"))
+
+
 def run_open(args) -> int:
     if not args.sources and not args.trail:
         raise UsageError(NO_SOURCE)
-    if not sys.stdout.isatty():
+    if not _has_screen():
         raise UsageError("the console needs a terminal; use `ddbtrail summary` or `ddbtrail export` in scripts")
     from tui.app import run_console  # here, so summary/export never import Textual
 
@@ -266,12 +285,27 @@ def run_demo(args) -> int:
         args.sources = [str(write_demo(demo_dir()))]
     except FileExistsError as error:
         raise UsageError(printable(str(error))) from None
-    if not sys.stdout.isatty():
+    if not _has_screen():
         args.where, args.json = "", False
         return run_summary(args)
     from tui.app import run_console
 
     run_console(args.sources, _load_options(args), demo=True)
+    return 0
+
+
+def run_serve(args) -> int:
+    console = args.console[1:] if args.console[:1] == ["--"] else args.console
+    if console[:1] not in (["demo"], ["open"]):
+        raise UsageError("say what to serve: `ddbtrail serve demo` or `ddbtrail serve open SOURCE...`")
+    try:
+        from textual_serve.server import Server
+    except ImportError:
+        raise UsageError("`ddbtrail serve` needs textual-serve: pip install 'ddbtrail[web]'") from None
+    command = shlex.join([sys.executable, "-m", "cli.main", *console])
+    print(f"serving `ddbtrail {printable(shlex.join(console))}` on http://{args.host}:{args.port}/",
+          file=sys.stderr)
+    Server(command, host=args.host, port=args.port, title="ddbtrail").serve()
     return 0
 
 
