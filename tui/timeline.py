@@ -256,8 +256,8 @@ class TimelinePane(Widget, can_focus=True):
         base, width = self.rich_style, self.size.width
         state = (self.plot(), self.cursor, self.brush_start, self.has_focus, base)
         if self._strips is None or self._strips[0] != state:
-            lines = [Strip(Segment.apply_style(line.render(self.app.console), base)).extend_cell_length(width, base)
-                     for line in self.render().split("\n")]
+            lines = [Strip(Segment.apply_style(line.render(self.app.console), base))
+                     .extend_cell_length(width, base) for line in self.render().split("\n")]
             self._strips = (state, lines)
         lines = self._strips[1]
         return lines[y] if y < len(lines) else Strip.blank(width, base)
