@@ -131,7 +131,9 @@ async def drive(table: EventTable, repeat: int) -> dict[str, list[float]]:
             with timed("scroll"):
                 cursor = view.cursor
                 app.post_message(events.Key("pagedown", None))   # what the driver sends
-                while view.cursor == cursor:
+                for _ in range(10):                               # the key reaches the table
+                    if view.cursor != cursor:
+                        break
                     await pilot._wait_for_screen()
                 await settle(pilot)
         for _ in range(repeat):
