@@ -20,17 +20,19 @@ from ddbtrail.text import printable
 from tui.actions import bindings
 from tui.messages import EventHighlighted, OpenEvent, ToggleMark
 
-#: (column, header, minimum width, flexible); columns drop from the end when space runs out.
+#: (column, header, minimum width, flexible); columns drop from the end when space runs
+#: out.  Who / what / which table come first (the question every investigation asks);
+#: error rows are coloured, so the error column can go before the table does.
 COLUMNS = [
     ("time", "time (UTC)", 19, False),
     ("operation", "operation", 14, False),
-    ("principal", "principal", 12, True),
+    ("principal", "principal", 10, True),
+    ("tables", "table", 14, False),
     ("error", "error", 12, False),
-    ("tables", "table", 16, False),
     ("ip", "ip", 15, False),
 ]
 SORT_COLUMNS = [c[0] for c in COLUMNS]
-#: Below this width times drop the year ("11-20 09:00:00") to leave room for the error column.
+#: Below this width times drop the year ("11-20 09:00:00") to leave room for the table column.
 SHORT_TIME_BELOW = 100
 
 

@@ -76,7 +76,8 @@ class FacetPane(LineList):
         self.counts = views.facet_counts(table, mask, self.facet.column, limit=TOP_VALUES)
         self.labels = [printable(value) for value, _ in self.counts]
         self.border_title = self.facet.title
-        self.border_subtitle = (f"{len(self.counts)} values" if len(self.counts) < TOP_VALUES
+        count = len(self.counts)
+        self.border_subtitle = (f"{count} value{'' if count == 1 else 's'}" if count < TOP_VALUES
                                 else f"top {TOP_VALUES}")
         values = self.values
         self.lines_changed(values.index(keep) if keep in values else 0)

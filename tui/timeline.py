@@ -352,9 +352,10 @@ class TimelinePane(Widget, can_focus=True):
                   int(np.sum(bars.error[picked])))
         what = "selection" if self.brush_start is not None else "cursor"
         return Text.assemble(
+            ("lanes  " if self.lanes else "", "bold"),
             (f"{_duration(bars.bucket.total_seconds())} buckets ", "bold"),
             (f"{what} {lo:%Y-%m-%d %H:%M:%S}–{hi:%H:%M:%S} ", ""),
             (f"{counts[0]} read ", _READ), (f"{counts[1]} write ", _WRITE),
             (f"{counts[2]} error", _ERROR),
-            ("  lanes" if self.lanes else "", "bold"),
+            no_wrap=True, overflow="ellipsis",
         )

@@ -104,3 +104,15 @@ async def test_enter_opens_drilldown_for_the_row_under_the_cursor(incident_table
         await pilot.pause()
         assert isinstance(app.screen, DrilldownScreen)
         assert app.screen.row == 56
+
+
+async def test_at_80x24_the_table_column_stays(incident_table):
+    """Which table was touched is the question: at 80 columns the table column outranks
+    the error column (error rows are coloured anyway)."""
+    app = DdbTrailApp(["test"], table=incident_table)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        view = app.query_one(EventTableView)
+        header = shown(view)[0]
+        assert "principal" in header and "table" in header and "error" not in header
+        assert any("Orders" in row for row in _rows(view))
