@@ -22,7 +22,7 @@ def test_command_writes_the_main_states_as_svg(tmp_path):
         "filtered-incident": re.escape(INCIDENT["attacker_ip"]),
         "drilldown": "Related calls",
         "export-dialog": r"Export [\d,]+ events",
-        "timeline-lanes": r"svc-analytics-etl(.|\n)*buckets(.|\n)*lanes",
+        "timeline-lanes": r"svc-analytics-etl(.|\n)*lanes  (.|\n)*buckets",
     }
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.svg" for n in expected)
     for name, pattern in expected.items():
