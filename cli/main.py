@@ -160,8 +160,9 @@ def _stderr_progress():
         return None
 
     def show(info: dict) -> None:
-        eta = info.get("eta_s")
-        sys.stderr.write(f"\r{info.get('stage', '')}: {info.get('files_done', 0):,}/{info.get('files_total', '?'):,} "
+        eta, total = info.get("eta_s"), info.get("files_total")  # LookupEvents cannot know a total
+        files = f"{info.get('files_done', 0):,}" + (f"/{total:,}" if total is not None else "")
+        sys.stderr.write(f"\r{info.get('stage', '')}: {files} "
                          f"files, {info.get('events', 0):,} events, {info.get('bytes', 0) / 1e6:,.1f} MB"
                          + (f", about {eta:,.0f}s left" if eta is not None else "") + "\x1b[K")
         sys.stderr.flush()

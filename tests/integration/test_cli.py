@@ -235,17 +235,23 @@ def test_module_entry_point_matches_console_script(mixed_tree):
     assert json.loads(run.stdout) == json.loads(ddbtrail("summary", mixed_tree, "--json").stdout)
 
 
-def test_lookup_source_says_it_holds_management_events_only(tmp_path):
-    """`lookup` against a local LookupEvents server: events arrive, and the limit is stated."""
+@pytest.fixture
+def lookup_env():
+    """(environment, summary arguments) for 60 events served by a local LookupEvents server."""
     newest = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=5)
     env = {**os.environ, **FAKE_CREDENTIALS, "AWS_CONFIG_FILE": "/dev/null",
            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     env.pop("AWS_PROFILE", None)
     with LookupServer() as server:
         server.add_events("us-gov-west-1", make_events("us-gov-west-1", 60, newest))
-        args = ["summary", "lookup", "--region", "us-gov-west-1", "--endpoint-url", server.url, "--start", "-3h"]
-        as_json = ddbtrail(*args, "--json", env=env)
-        human = ddbtrail(*args, env=env)
+        yield env, ["summary", "lookup", "--region", "us-gov-west-1", "--endpoint-url", server.url, "--start", "-3h"]
+
+
+def test_lookup_source_says_it_holds_management_events_only(lookup_env):
+    """`lookup` against a local LookupEvents server: events arrive, and the limit is stated."""
+    env, args = lookup_env
+    as_json = ddbtrail(*args, "--json", env=env)
+    human = ddbtrail(*args, env=env)
     assert as_json.returncode == 0, as_json.stderr
     result = json.loads(as_json.stdout)
     assert result["events"] == 60
@@ -391,12 +397,12 @@ def test_hostile_file_names_are_reported_literally(tmp_path):
     assert "\x1b" not in err and "\x07" not in err
 
 
-def test_progress_goes_to_stderr_when_it_is_a_terminal(mixed_tree):
-    """Progress is drawn on a terminal's stderr; stdout (here a pipe) stays clean JSON."""
+def with_terminal_stderr(*args, env=None) -> tuple[int, bytes, bytes]:
+    """Run ddbtrail with stderr on a pty (as a responder's terminal): (status, stdout, terminal)."""
     main_fd, terminal_fd = pty.openpty()
     script = shutil.which("ddbtrail", path=os.path.dirname(sys.executable))
-    with subprocess.Popen([script, "summary", str(mixed_tree), "--json"], stdout=subprocess.PIPE,
-                          stderr=terminal_fd) as proc:
+    with subprocess.Popen([script, *map(str, args)], stdout=subprocess.PIPE, stderr=terminal_fd,
+                          env=env) as proc:
         os.close(terminal_fd)
         out, _ = proc.communicate(timeout=120)
         seen = b""
@@ -409,6 +415,21 @@ def test_progress_goes_to_stderr_when_it_is_a_terminal(mixed_tree):
                 break
             seen += block
     os.close(main_fd)
-    assert proc.returncode == 0
+    return proc.returncode, out, seen
+
+
+def test_progress_goes_to_stderr_when_it_is_a_terminal(mixed_tree):
+    """Progress is drawn on a terminal's stderr; stdout (here a pipe) stays clean JSON."""
+    status, out, seen = with_terminal_stderr("summary", mixed_tree, "--json")
+    assert status == 0
     assert json.loads(out)["events"] == 9
     assert b"local: 4/4 files" in seen and b"events" in seen
+
+
+def test_lookup_progress_on_a_terminal_has_no_file_total(lookup_env):
+    """LookupEvents cannot know how many pages remain: progress counts pages without a total."""
+    env, args = lookup_env
+    status, out, seen = with_terminal_stderr(*args, "--json", env=env)
+    assert status == 0, seen
+    assert json.loads(out)["events"] == 60
+    assert b"lookup: " in seen and b"/?" not in seen
