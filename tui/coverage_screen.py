@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from ddbtrail.coverage import render_text
+from ddbtrail.text import printable
 from loaders import LoadOptions
 from tui.actions import bindings
 
@@ -50,7 +51,7 @@ class CoverageScreen(Screen):
             text = render_text(fetch_coverage(self.opts, self.tables))
             style = ""
         except Exception as error:   # any AWS/credential failure is shown, never a crash
-            text, style = f"could not check coverage: {error}", "red"
+            text, style = f"could not check coverage: {printable(str(error))}", "red"
         self.app.call_from_thread(self._show, Text(text, style=style))
 
     def _show(self, report: Text) -> None:

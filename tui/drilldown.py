@@ -88,7 +88,7 @@ class DrilldownScreen(Screen):
             self.raw: bytes | None = table.raw([row])[0]
             self.unreadable = ""
         except (OSError, LookupError) as error:   # source moved or deleted since loading
-            self.raw, self.unreadable = None, f"record text unavailable: {error}"
+            self.raw, self.unreadable = None, f"record text unavailable: {printable(str(error))}"
 
     def show_event(self, table: EventTable, row: int) -> None:
         """Show another event in this (already built) screen: re-using it keeps opening an

@@ -89,7 +89,7 @@ class ExportDialog(ModalScreen[dict | None]):
 
     def _show_target(self) -> None:
         self.query_one("#target", Static).update(
-            Text(f"{len(self.rows):,} events as {self.fmt} → {self.path}"))
+            Text(f"{len(self.rows):,} events as {self.fmt} → {printable(str(self.path))}"))
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         """Keep the extension in step with the format unless the responder typed their own."""
@@ -120,7 +120,7 @@ class ExportDialog(ModalScreen[dict | None]):
         problem = ("already exists: choose another name" if path.exists()
                    else "folder does not exist" if not path.parent.is_dir() else "")
         if problem:
-            self._say(f"{path}: {problem}", "red")
+            self._say(f"{printable(str(path))}: {problem}", "red")
             return
         self.exporting, self.written_to = True, path
         self.query_one("#start", Button).disabled = True
@@ -144,7 +144,7 @@ class ExportDialog(ModalScreen[dict | None]):
         except ExportCancelled:
             self.app.call_from_thread(self._finished, None, "cancelled: nothing was written")
         except (OSError, ValueError) as error:
-            self.app.call_from_thread(self._finished, None, f"export failed: {error}")
+            self.app.call_from_thread(self._finished, None, f"export failed: {printable(str(error))}")
         else:
             self.app.call_from_thread(self._finished, manifest, "")
 
@@ -161,9 +161,9 @@ class ExportDialog(ModalScreen[dict | None]):
             return
         self.manifest = manifest
         self.query_one("#progress", ProgressBar).update(progress=max(1, len(self.rows)))
-        self._say(f"wrote {manifest['records']:,} records to {self.written_to}\n"
+        self._say(f"wrote {manifest['records']:,} records to {printable(str(self.written_to))}\n"
                   f"sha256   {manifest['sha256']}\n"
-                  f"manifest {manifest_path(self.written_to)}", "green")
+                  f"manifest {printable(str(manifest_path(self.written_to)))}", "green")
         self.query_one("#cancel", Button).focus()
 
     def _say(self, message: str, style: str) -> None:

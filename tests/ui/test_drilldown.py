@@ -154,7 +154,7 @@ async def test_a_source_gone_since_loading_is_reported_not_a_crash(tmp_path):
     record = {"eventVersion": "1.09", "eventTime": "2026-11-21T03:00:00Z", "eventName": "GetItem",
               "eventSource": "dynamodb.amazonaws.com", "awsRegion": "us-gov-west-1",
               "eventID": "gone-1", "userIdentity": {"type": "IAMUser", "arn": ROLE + "x"}}
-    source = tmp_path / "trail.json"
+    source = tmp_path / "trail\x1b]0;pwned\x07.json"   # the error names the file: hostile too
     source.write_text(json.dumps({"Records": [record]}))
     table, _ = load([str(source)], LoadOptions())
     source.unlink()
@@ -165,6 +165,8 @@ async def test_a_source_gone_since_loading_is_reported_not_a_crash(tmp_path):
         assert any(line.startswith("operation") and "GetItem" in line for line in listed(screen, "#values"))
         await pilot.press("C")
         assert app.clipboard == ""
+        [toast] = [n for n in app._notifications if "record text unavailable" in str(n.message)]
+        assert "pwned" in toast.message and not any(ord(c) < 32 for c in toast.message)
 
 
 async def test_opening_another_event_shows_that_event():
