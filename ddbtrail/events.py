@@ -136,7 +136,8 @@ class Chunk:
                      rejected=self.rejected)
 
 
-_NAT = np.iinfo(np.int64).min
+#: How a missing time is stored in int64 nanoseconds.
+NAT = np.iinfo(np.int64).min
 
 
 class EventTable:
@@ -195,8 +196,8 @@ class EventTable:
         return out  # type: ignore[return-value]
 
     def tables_of(self, row: int) -> list[str]:
-        value = self.df["tables"].iat[row]
-        return value.split(",") if value else []
+        """Names from the membership arrays (exact even when a name contains a comma)."""
+        return [self.table_names[code] for code in self.table_codes[self.table_rows == row]]
 
 
 ProgressCallback = Callable[[dict], None]
@@ -261,7 +262,7 @@ class TableBuilder:
         duplicates = int(self.rows - unique.sum())
         rows = np.flatnonzero(unique)
         del unique
-        rows = rows[np.argsort(np.where(time[rows] == _NAT, np.iinfo(np.int64).max, time[rows]),
+        rows = rows[np.argsort(np.where(time[rows] == NAT, np.iinfo(np.int64).max, time[rows]),
                                kind="stable")]
 
         data: dict[str, object] = {"time": pd.Series(time[rows].view("datetime64[ns]")).dt.tz_localize("UTC")}

@@ -29,6 +29,8 @@ from ddbtrail.events import COLUMNS, EventTable
 from ddbtrail.timeparse import format_time
 
 FORMATS = ("jsonl", "cloudtrail", "csv", "parquet")
+#: The file name ending each format is saved with.
+EXTENSIONS = {"jsonl": ".jsonl", "cloudtrail": ".json", "csv": ".csv", "parquet": ".parquet"}
 #: Rows per read/write step: bounds memory and sets how often progress and cancel are seen.
 BATCH_ROWS = 5000
 #: Table columns in csv/parquet: the contract columns plus the record's position in its

@@ -37,7 +37,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from ddbtrail.events import EventTable
+from ddbtrail.events import NAT, EventTable
 from ddbtrail.timeparse import parse_time
 
 #: Query field -> event-table column (DESIGN §3).
@@ -55,7 +55,6 @@ FIELD_OF_COLUMN = {column: name for name, column in FIELDS.items() if column != 
 BARE_WORD_COLUMNS = ("principal", "tables", "operation", "ip", "user_agent", "error")
 
 _FIELD = re.compile(r"([A-Za-z_]+):")
-_NAT = np.iinfo(np.int64).min
 
 
 class QueryError(ValueError):
@@ -303,15 +302,6 @@ def add_term(text: str, field: str, value: str, negate: bool = False) -> str:
     return f"{text.rstrip()} {new}" if text.strip() else new
 
 
-def remove_term(text: str, field: str, value: str | None = None) -> str:
-    """`text` without the terms (either sign) for `field:value`, or for `field` at all."""
-    field = _field_name(field)
-    for term in reversed(parse(text).terms):
-        if term.field == field and (value is None or term.values == ((value,),)):
-            text = f"{text[:term.start].rstrip()} {text[term.end:].lstrip()}".strip()
-    return text
-
-
 # -- matching -------------------------------------------------------------------------
 _CACHE: "weakref.WeakKeyDictionary[EventTable, dict]" = weakref.WeakKeyDictionary()
 
@@ -447,7 +437,7 @@ def _term_mask(term: Term, table: EventTable) -> np.ndarray:
         return mask
     if term.field in TIME_FIELDS:
         times, cut = time_ns(table), pd.Timestamp(term.when).value
-        return times >= cut if term.field == "after" else (times < cut) & (times != _NAT)
+        return times >= cut if term.field == "after" else (times < cut) & (times != NAT)
     if term.field == "ro":
         wanted = {value[0].lower() for value in term.values}
         by_code = np.array(["false" in wanted, "true" in wanted, False])   # index 0, 1, -1

@@ -13,7 +13,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from ddbtrail.events import CATEGORICAL, LOCATORS, UNIQUE_STRINGS, EventTable
+from ddbtrail.events import CATEGORICAL, LOCATORS, NAT, UNIQUE_STRINGS, EventTable
 from ddbtrail.query import (FIELDS, column_codes, distinct_values, per_table, read_only_codes,
                             table_groups, time_ns)
 from ddbtrail.timeparse import format_time
@@ -21,7 +21,6 @@ from ddbtrail.timeparse import format_time
 #: Timeline bucket sizes, smallest first.
 LADDER = tuple(timedelta(seconds=s) for s in (
     1, 5, 15, 30, 60, 5 * 60, 15 * 60, 30 * 60, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400))
-_NAT = np.iinfo(np.int64).min
 _MONDAY = 4 * 86400 * 10**9    # 1970-01-01 was a Thursday: week buckets start on Mondays
 
 
@@ -127,7 +126,7 @@ def _ns(moment) -> int:
 
 def _dated(table: EventTable) -> int:
     """Rows with a time: the table is in time order with missing times (NaT) last."""
-    return per_table(table, "dated", lambda: int(np.count_nonzero(time_ns(table) != _NAT)))
+    return per_table(table, "dated", lambda: int(np.count_nonzero(time_ns(table) != NAT)))
 
 
 def _bucketed(table: EventTable, mask: np.ndarray, start, end, target_buckets: int):
@@ -211,7 +210,7 @@ def _sort_key(table: EventTable, column: str) -> np.ndarray:
     def compute():
         if column == "time":
             times = time_ns(table)
-            return np.where(times == _NAT, np.iinfo(np.int64).max, times)  # missing = latest
+            return np.where(times == NAT, np.iinfo(np.int64).max, times)  # missing = latest
         if column == "read_only":
             return read_only_codes(table).astype(np.int64)
         if column in LOCATORS:
@@ -293,15 +292,10 @@ def event_summary(table: EventTable, row: int) -> dict[str, list[tuple[str, str 
                  ("source", "source", text("source")), ("plane", "plane", text("plane")),
                  ("read-only", None, "") if pd.isna(read_only)
                  else ("read-only", "ro", str(bool(read_only)).lower())],
-        "tables": [("table", "table", name) for name in _tables_of(table, row)],
+        "tables": [("table", "table", name) for name in table.tables_of(row)],
         "from": [("ip", "ip", text("ip")), ("region", "region", text("region")),
                  ("user agent", "ua", text("user_agent")), ("vpc endpoint", "vpce", text("vpc_endpoint"))],
         "result": [("error", "error", text("error")), ("message", None, text("error_message"))],
         "ids": [("event id", "id", text("event_id")), ("request id", "request", text("request_id")),
                 ("origin", None, f"{text('origin')} #{int(record['position'])}")],
     }
-
-
-def _tables_of(table: EventTable, row: int) -> list[str]:
-    """Names from the membership arrays (exact even when a name contains a comma)."""
-    return [table.table_names[code] for code in table.table_codes[table.table_rows == row]]

@@ -36,3 +36,13 @@ def test_no_core_source_imports_textual():
     pattern = re.compile(r"^\s*(import\s+textual\b|from\s+textual\b)", re.MULTILINE)
     offenders = [str(path) for path in PACKAGE.rglob("*.py") if pattern.search(path.read_text())]
     assert offenders == []
+
+
+def test_layers_import_only_downstream():
+    """The core never talks to AWS (no boto3) and nothing outside tui/ imports the console."""
+    root = PACKAGE.parent
+    boto = re.compile(r"^\s*(import\s+(boto3|botocore)\b|from\s+(boto3|botocore)\b)", re.MULTILINE)
+    console = re.compile(r"^\s*(import\s+tui\b|from\s+tui\b)", re.MULTILINE)
+    assert [str(p) for p in PACKAGE.rglob("*.py") if boto.search(p.read_text())] == []
+    assert [str(p) for p in (root / "loaders").rglob("*.py") if console.search(p.read_text())] == []
+    assert [str(p) for p in PACKAGE.rglob("*.py") if console.search(p.read_text())] == []

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ddbtrail.events import COLUMNS, Chunk, EventTable, SourceInfo
-from ddbtrail.query import FIELDS, QueryError, add_term, parse, remove_term
+from ddbtrail.query import FIELDS, QueryError, add_term, parse
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=timezone.utc)
 ROLE = "arn:aws-us-gov:iam::111122223333:role/"
@@ -217,7 +217,7 @@ def test_errors_point_at_the_problem(text, position, message, expected):
     assert (error.position, error.message, error.expected) == (position, message, expected)
 
 
-# -- add_term / remove_term -----------------------------------------------------------
+# -- add_term -------------------------------------------------------------------------
 def test_add_term_appends_quotes_and_keeps_the_line_as_typed():
     assert add_term("", "op", "Scan") == "op:Scan"
     assert add_term("  table:Orders  ", "principal", ROLE + "A B") == f'  table:Orders principal:"{ROLE}A B"'
@@ -242,15 +242,6 @@ def test_add_term_rejects_unknown_fields_and_broken_lines():
         add_term("", "colour", "red")
     with pytest.raises(QueryError):
         add_term('ua:"open', "op", "Scan")
-
-
-def test_remove_term():
-    line = "table:Orders -op:Scan op:Query after:-2h"
-    assert remove_term(line, "op", "Scan") == "table:Orders op:Query after:-2h"
-    assert remove_term(line, "op") == "table:Orders after:-2h"
-    assert remove_term(line, "after") == "table:Orders -op:Scan op:Query"
-    assert remove_term(line, "tables", "Orders") == "-op:Scan op:Query after:-2h"
-    assert remove_term(line, "op", "Nope") == line
 
 
 NASTY = [
