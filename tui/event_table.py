@@ -18,7 +18,7 @@ from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
 from tui.actions import bindings
-from tui.messages import EventHighlighted, OpenEvent, ToggleMark
+from tui.messages import OpenEvent, ToggleMark
 
 #: (column, header, minimum width, flexible); columns drop from the end when space runs
 #: out.  Who / what / which table come first (the question every investigation asks);
@@ -65,9 +65,6 @@ class LineList(ScrollView, can_focus=True):
     def line_count(self) -> int:
         raise NotImplementedError
 
-    def cursor_moved(self) -> None:
-        """Hook: the cursor landed on another line."""
-
     def lines_changed(self, cursor: int = 0) -> None:
         """The lines were replaced: resize the scroll area and put the cursor at `cursor`."""
         self.virtual_size = Size(0, self.line_count() + self.HEADER)
@@ -76,7 +73,6 @@ class LineList(ScrollView, can_focus=True):
 
     def _move_to(self, position: int) -> None:
         position = max(0, min(position, self.line_count() - 1))
-        changed = position != self.cursor
         self.cursor = position
         page = max(1, self.scrollable_content_region.height - self.HEADER)
         top = int(self.scroll_offset.y)
@@ -87,8 +83,6 @@ class LineList(ScrollView, can_focus=True):
         elif position >= top + page:
             self.scroll_to(y=position - page + 1, animate=False, immediate=True)
         self.refresh()
-        if changed and self.line_count():
-            self.cursor_moved()
 
     def line_at(self, y: int) -> int:
         """Index of the line drawn at screen line `y` (below the header)."""
@@ -175,9 +169,6 @@ class EventTableView(LineList):
     # -- cursor -------------------------------------------------------------------
     def line_count(self) -> int:
         return len(self.order)
-
-    def cursor_moved(self) -> None:
-        self.post_message(EventHighlighted(self.current_row))
 
     def _jump_error(self, start: int, direction: int) -> None:
         position = views.next_error_row(self.table, self.order, start, direction)

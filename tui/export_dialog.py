@@ -19,11 +19,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, RadioButton, RadioSet, Static
 
 from ddbtrail.events import EventTable
-from ddbtrail.export import FORMATS, ExportCancelled, export, manifest_path
+from ddbtrail.export import EXTENSIONS, FORMATS, ExportCancelled, export, manifest_path
 from ddbtrail.text import printable
 from tui.actions import bindings
 
-EXTENSIONS = {"jsonl": ".jsonl", "cloudtrail": ".json", "csv": ".csv", "parquet": ".parquet"}
 
 
 def default_path(fmt: str, now: datetime | None = None) -> str:

@@ -35,14 +35,6 @@ class OpenEvent(Message):
         self.row = row
 
 
-class EventHighlighted(Message):
-    """The cursor in the event table moved to a row."""
-
-    def __init__(self, row: int) -> None:
-        super().__init__()
-        self.row = row
-
-
 class ToggleMark(Message):
     """Mark or unmark a row (marks travel into the export manifest)."""
 

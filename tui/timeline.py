@@ -13,6 +13,7 @@ from itertools import groupby
 
 import numpy as np
 import pandas as pd
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual import events
@@ -23,6 +24,7 @@ from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
 from tui.actions import bindings
+from tui.event_table import fit
 from tui.messages import TimeRangePicked
 
 _PARTIAL = " ▁▂▃▄▅▆▇█"
@@ -313,11 +315,11 @@ class TimelinePane(Widget, can_focus=True):
             peak = int(counts.max()) or 1
             # An ARN's last part names the role or user; the account is in the drill-down.
             label = printable(re.split("[:/]", name)[-1] if name.startswith("arn:") else name)
-            if len(label) > self.label_width - 1:
-                label = "…" + label[-(self.label_width - 2):]
+            label = fit(label, self.label_width - 1, keep_end=True).rstrip()
+            label = " " * (self.label_width - 1 - cell_len(label)) + label   # right-aligned by cells
             shades = [_SHADES[int(np.ceil(n / peak * (len(_SHADES) - 1)))] if n else " " for n in counts]
             styles = [_ERROR if failed else _READ for failed in errors]
-            lines.append(self._line(label.rjust(self.label_width - 1) + "│", list(zip(shades, styles))))
+            lines.append(self._line(label + "│", list(zip(shades, styles))))
         # Keep the time axis at the bottom even with fewer principals than rows.
         return lines + [Text(" " * (self.label_width - 1) + "│", style="dim")] * (rows - len(lines))
 

@@ -75,6 +75,7 @@ async def test_picking_a_hostile_value_filters_to_exactly_that_row(hostile_table
     async with app.run_test(size=(200, 50)) as pilot:
         pane = app.query_one("#facet-principal", FacetPane)
         pane.focus()
+        assert len(pane.values) == len(HOSTILE)
         for index, value in enumerate(pane.values):
             pane.cursor = index
             await pilot.press("enter")
