@@ -313,7 +313,7 @@ def run_serve(args) -> int:
 def run_coverage(args) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from ddbtrail.coverage import render_text
+    from ddbtrail.coverage import analyse, render_text
     from loaders.coverage import fetch_coverage
 
     tables = list(args.table)
@@ -321,7 +321,7 @@ def run_coverage(args) -> int:
         table, _ = _load(args, dataclasses.replace(_load_options(args), trail=None))
         tables += [name for name in table.table_names if name not in tables]
     try:
-        result = fetch_coverage(_load_options(args), tables)
+        result = analyse(**fetch_coverage(_load_options(args), tables))
     except (BotoCoreError, ClientError) as error:
         raise UsageError(f"cannot read the trails: {printable(str(error))}") from None
     sys.stdout.write(json.dumps(result) + "\n" if args.json else render_text(result))

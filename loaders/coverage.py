@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ddbtrail.coverage import analyse
 from loaders import LoadOptions, aws
 
 
@@ -42,9 +41,11 @@ def fetch_trails(opts: LoadOptions, regions: list[str]) -> list[dict]:
 
 
 def fetch_coverage(opts: LoadOptions, tables: list[str]) -> dict:
-    """The coverage report (see `ddbtrail.coverage.analyse`) for `tables` in every region of
-    `opts.regions` (default: the session's region).  Tables are names or ARNs; names are
-    placed in `opts.accounts[0]`, else the caller's own account."""
+    """What `ddbtrail.coverage.analyse(**this)` needs to judge `tables` in every region of
+    `opts.regions` (default: the session's region): the trails as fetched, the table ARNs
+    and the trail to fix.  Tables are names or ARNs; names are placed in
+    `opts.accounts[0]`, else the caller's own account.  The loader only fetches; the core
+    judges."""
     regions = opts.regions or [aws.region_of(opts)]
     fetched = fetch_trails(opts, regions)
     arns: list[str] = []
@@ -52,4 +53,4 @@ def fetch_coverage(opts: LoadOptions, tables: list[str]) -> dict:
         account = opts.accounts[0] if opts.accounts else (
             aws.client("sts", opts, regions[0]).get_caller_identity()["Account"])
         arns = list(dict.fromkeys(table_arn(t, r, account) for r in regions for t in tables))
-    return analyse(fetched, arns, fix_trail=opts.trail)
+    return {"fetched": fetched, "table_arns": arns, "fix_trail": opts.trail}

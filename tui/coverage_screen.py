@@ -14,7 +14,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
-from ddbtrail.coverage import render_text
+from ddbtrail.coverage import analyse, render_text
 from ddbtrail.text import printable
 from loaders import LoadOptions
 from tui.actions import bindings
@@ -48,7 +48,7 @@ class CoverageScreen(Screen):
     def check(self) -> None:
         from loaders.coverage import fetch_coverage   # boto3: not on the console's start-up path
         try:
-            text = render_text(fetch_coverage(self.opts, self.tables))
+            text = render_text(analyse(**fetch_coverage(self.opts, self.tables)))
             style = ""
         except Exception as error:   # any AWS/credential failure is shown, never a crash
             text, style = f"could not check coverage: {printable(str(error))}", "red"

@@ -71,7 +71,7 @@ def trails(moto_endpoint):
 
 def test_report_per_trail_and_uncovered_tables(moto_endpoint, trails):
     names, tables, bucket = trails
-    report = fetch_coverage(LoadOptions(regions=[REGION], endpoint_url=moto_endpoint), list(tables.values()))
+    report = analyse(**fetch_coverage(LoadOptions(regions=[REGION], endpoint_url=moto_endpoint), list(tables.values())))
     json.dumps(report)   # the --json output must serialise as is
     by_name = {t["name"]: t for t in report["trails"]}
 
@@ -113,7 +113,7 @@ def test_report_per_trail_and_uncovered_tables(moto_endpoint, trails):
 def test_printed_command_parses_keeps_selectors_and_covers_the_tables(moto_endpoint, trails):
     names, tables, _ = trails
     opts = LoadOptions(regions=[REGION], endpoint_url=moto_endpoint, trail=names["per-table"])
-    report = fetch_coverage(opts, list(tables.values()))
+    report = analyse(**fetch_coverage(opts, list(tables.values())))
     assert [t["name"] for t in report["trails"]] == [names["per-table"]]
     assert {u["table"]: (u["read"], u["write"]) for u in report["uncovered"]} == {
         tables["Customers"]: (True, True), tables["PatientRecords"]: (True, True),

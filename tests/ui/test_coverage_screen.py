@@ -11,7 +11,7 @@ import pytest
 from textual.app import App
 from textual.widgets import Static
 
-from ddbtrail.coverage import render_text
+from ddbtrail.coverage import analyse, render_text
 from loaders import LoadOptions
 from loaders.coverage import fetch_coverage
 from tests.servers.moto_server import FAKE_CREDENTIALS, MotoServer
@@ -70,7 +70,7 @@ async def test_shows_the_core_report_for_the_loaded_tables(moto_endpoint):
     opts = LoadOptions(regions=[REGION], endpoint_url=moto_endpoint, accounts=["123456789012"])
 
     shown = await report_shown(opts, [table])
-    expected = render_text(fetch_coverage(opts, [table]))
+    expected = render_text(analyse(**fetch_coverage(opts, [table])))
     # moto moves a trail's "last delivery" time on every call; everything else must match.
     steady = lambda text: [line for line in text.splitlines() if "last delivery" not in line]
     assert trail in expected and steady(shown) == steady(expected)

@@ -46,3 +46,10 @@ def test_layers_import_only_downstream():
     assert [str(p) for p in PACKAGE.rglob("*.py") if boto.search(p.read_text())] == []
     assert [str(p) for p in (root / "loaders").rglob("*.py") if console.search(p.read_text())] == []
     assert [str(p) for p in PACKAGE.rglob("*.py") if console.search(p.read_text())] == []
+
+
+def test_loaders_use_only_the_cores_data_model():
+    """Loaders fetch and normalise; judging (query, views, coverage analysis) is the core's."""
+    core = re.compile(r"^\s*(?:from|import)\s+ddbtrail\.(\w+)", re.MULTILINE)
+    used = {(p.name, m) for p in (PACKAGE.parent / "loaders").rglob("*.py") for m in core.findall(p.read_text())}
+    assert {module for _, module in used} <= {"events", "timeparse"}, sorted(used)
