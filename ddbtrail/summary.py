@@ -10,7 +10,7 @@ import numpy as np
 
 from ddbtrail.events import EventTable
 from ddbtrail.timeparse import format_time
-from ddbtrail.views import facet_counts
+from ddbtrail.views import facet_counts, time_range
 
 #: How many source IPs to list; the full list belongs in the console's facet pane.
 TOP_IPS = 20
@@ -28,10 +28,10 @@ def _by(table: EventTable, mask: np.ndarray, field: str, limit: int | None = Non
 def summary(table: EventTable, mask: np.ndarray | None, report) -> dict:
     """Summary of the rows of `table` selected by `mask` (None: all) and the load `report`."""
     mask = np.ones(len(table), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-    times = table.df["time"][mask].dropna()
+    span = time_range(table, mask)
     return {
         "events": int(mask.sum()),
-        "time_range": [format_time(times.min()), format_time(times.max())] if len(times) else None,
+        "time_range": [format_time(span[0]), format_time(span[1])] if span else None,
         "by_operation": _by(table, mask, "operation"),
         "by_principal": _by(table, mask, "principal"),
         "by_table": _by(table, mask, "tables"),

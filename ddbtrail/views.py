@@ -162,6 +162,14 @@ def _bucketed(table: EventTable, mask: np.ndarray, start, end, target_buckets: i
     return bucket, edges, rows, (times[rows] - first) // step
 
 
+def time_range(table: EventTable, mask: np.ndarray | None = None) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last event time of the rows selected (all rows when `mask` is None);
+    None when none of them has a time."""
+    times = table.df["time"] if mask is None else table.df["time"][np.asarray(mask, dtype=bool)]
+    times = times.dropna()
+    return (times.min(), times.max()) if len(times) else None
+
+
 def _edges(edges: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(edges.view("datetime64[ns]")).tz_localize("UTC")
 

@@ -6,6 +6,7 @@ import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
+from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.text import printable
 from loaders import LoadReport
@@ -30,9 +31,8 @@ class StatusLine(Widget):
         self.counts = f"{int(mask.sum()):,} of {len(table):,} events"
         if table is not self._table:    # the loaded range only changes with the table
             self._table = table
-            times = table.df["time"].dropna()   # sorted by time, missing times last
-            self.time_range = (f"{times.iat[0]:%Y-%m-%d %H:%M} → {times.iat[-1]:%Y-%m-%d %H:%M} UTC"
-                               if len(times) else "")
+            span = views.time_range(table)
+            self.time_range = f"{span[0]:%Y-%m-%d %H:%M} → {span[1]:%Y-%m-%d %H:%M} UTC" if span else ""
         self.refresh()
 
     def loading(self, info: dict) -> None:

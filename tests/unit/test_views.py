@@ -237,3 +237,12 @@ def test_an_empty_table_has_empty_views():
     assert views.principal_lanes(empty, none).principals == []
     assert views.sorted_rows(empty, none, "operation").tolist() == []
     assert views.next_error_row(empty, views.sorted_rows(empty, none), -1, 1) is None
+
+
+def test_time_range_of_selected_rows_ignores_missing_times(table):
+    first, last = views.time_range(table)
+    assert first == table.df["time"].min() and last == table.df["time"].max()
+    mask = np.zeros(len(table), dtype=bool)
+    assert views.time_range(table, mask) is None
+    mask[[1, 2]] = True
+    assert views.time_range(table, mask) == (table.df["time"].iat[1], table.df["time"].iat[2])
