@@ -281,6 +281,25 @@ def related_rows(table: EventTable, row: int, window: timedelta = timedelta(minu
     }
 
 
+def nearest_rows(table: EventTable, rows: np.ndarray, row: int, limit: int) -> np.ndarray:
+    """The `limit` rows of `rows` closest in time to `row` (ties: the earlier), in time order:
+    a busy access key can have thousands of related calls and a screen shows a few."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) <= limit:
+        return rows
+    times = time_ns(table)
+    distance = np.abs(times[rows].astype(np.float64) - float(times[row]))
+    return np.sort(rows[np.argsort(distance, kind="stable")[:limit]])
+
+
+def rows_mask(table: EventTable, rows) -> np.ndarray:
+    """Boolean mask selecting `rows` (row numbers past the table's end are ignored)."""
+    mask = np.zeros(len(table), dtype=bool)
+    picked = np.fromiter((r for r in rows if 0 <= r < len(table)), dtype=np.int64)
+    mask[picked] = True
+    return mask
+
+
 def event_summary(table: EventTable, row: int) -> dict[str, list[tuple[str, str | None, str]]]:
     """The drill-down header: sections "who", "what", "tables", "from", "result", "ids",
     each a list of (label, query field or None, value) so that any value can become a

@@ -14,6 +14,7 @@ from textual.app import App
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
+from ddbtrail import views
 from ddbtrail.events import EventTable
 from ddbtrail.query import QueryError, add_term, parse
 from ddbtrail.text import printable
@@ -108,9 +109,7 @@ class DdbTrailApp(App):
         """Recompute the mask for the current table and query and re-show every pane."""
         mask = self._query.mask(self.table)
         if self.marked_only:
-            marked = np.zeros(len(self.table), dtype=bool)
-            marked[[r for r in self.marks if r < len(self.table)]] = True
-            mask &= marked
+            mask &= views.rows_mask(self.table, self.marks)
         self.mask = mask
         for pane in self.panes():
             pane.show(self.table, mask)

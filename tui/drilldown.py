@@ -157,7 +157,7 @@ class DrilldownScreen(Screen):
         df = self.table.df
         options = []
         for group, rows in self.related.items():
-            nearest = np.sort(rows[np.argsort(np.abs(rows - self.row), kind="stable")[:RELATED_LIMIT]])
+            nearest = views.nearest_rows(self.table, rows, self.row, RELATED_LIMIT)
             shown = f", {len(nearest)} nearest shown" if len(nearest) < len(rows) else ""
             options.append(Option(Text(f"{group.replace('_', ' ')} ({len(rows)}{shown})", style="italic"),
                                   disabled=True))

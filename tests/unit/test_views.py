@@ -246,3 +246,18 @@ def test_time_range_of_selected_rows_ignores_missing_times(table):
     assert views.time_range(table, mask) is None
     mask[[1, 2]] = True
     assert views.time_range(table, mask) == (table.df["time"].iat[1], table.df["time"].iat[2])
+
+
+def test_nearest_rows_keeps_the_closest_in_time_in_time_order(table):
+    rows = np.arange(len(table))
+    assert list(views.nearest_rows(table, rows, 0, len(table))) == list(rows)
+    times = table.df["time"].astype("int64").to_numpy()
+    picked = views.nearest_rows(table, rows, 3, 2)
+    distances = sorted(abs(times - times[3]))[:2]
+    assert len(picked) == 2 and sorted(abs(times[picked] - times[3])) == distances
+    assert list(picked) == sorted(picked)
+
+
+def test_rows_mask_ignores_rows_past_the_end(table):
+    mask = views.rows_mask(table, {0, 2, len(table) + 5})
+    assert list(np.flatnonzero(mask)) == [0, 2]
