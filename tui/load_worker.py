@@ -1,7 +1,8 @@
 """Loading in a thread so the console paints at once and panes fill as data arrives.
 
-The table is rebuilt from all chunks so far each time the event count doubles: a responder
-sees early data quickly, and the rebuilds cost O(n log n) in total rather than O(n²).
+Each chunk is folded into a `TableBuilder` once, as it arrives; a table is built from it
+each time the event count doubles: a responder sees early data quickly, and the builds
+cost O(n log n) in total rather than O(n²).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from multiprocessing import resource_tracker
 from typing import Callable
 
-from ddbtrail.events import Chunk, EventTable
+from ddbtrail.events import EventTable, TableBuilder
 from loaders import LoadOptions, LoadReport, iter_chunks
 from tui.messages import LoadFinished, LoadProgress
 
@@ -35,7 +36,7 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
                 publish: Callable[[EventTable], object]) -> EventTable:
     """Read every source, `publish` growing tables, `post` LoadProgress/LoadFinished."""
     report = LoadReport()
-    chunks: list[Chunk] = []
+    builder = TableBuilder()
     events = 0
     next_rebuild = FIRST_REBUILD
     last_progress = 0.0
@@ -49,17 +50,17 @@ def load_chunks(specs: list[str], opts: LoadOptions, cancel: threading.Event,
     table: EventTable | None = None
     try:
         for chunk in iter_chunks(specs, opts, progress=progress, cancel=cancel, report=report):
-            chunks.append(chunk)
+            builder.add(chunk)
             events += len(chunk)
             if events >= next_rebuild:
-                table = EventTable.from_chunks(chunks)
+                table = builder.build(keep=True)
                 publish(table)
                 next_rebuild = 2 * events
     except Exception as error:  # a broken source must not take down the console
         report.errors.append(f"{type(error).__name__}: {error}")
     report.cancelled = report.cancelled or cancel.is_set()
     if table is None or events > next_rebuild // 2:   # chunks arrived since the last rebuild
-        table = EventTable.from_chunks(chunks)
+        table = builder.build(keep=False)
         publish(table)
     report.events, report.duplicates = len(table), table.duplicates
     post(LoadFinished(report))
